@@ -1,0 +1,86 @@
+//! Signing in and out: `/auth/login`, `/auth/callback`, `/auth/logout`.
+
+pub mod callback;
+mod csrf;
+mod return_to;
+
+use actix_session::Session;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+
+pub use return_to::ReturnTo;
+
+use crate::atlassian::Atlassian;
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::session::{AppSession, random_token};
+use crate::tokens::TokenStore;
+
+/// The value of query parameter `name`, if it appears exactly once.
+pub(crate) fn single_param(query: &str, name: &str) -> Result<Option<String>, AppError> {
+    let mut found = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key == name {
+            if found.is_some() {
+                return Err(AppError::BadRequest("a parameter appears twice"));
+            }
+            found = Some(value.into_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// A 303 to one of our own paths, on the public URL (never a host taken from the request).
+pub(crate) fn redirect_to(settings: &Settings, path: &str) -> HttpResponse {
+    let location = format!("{}{}", settings.public_url.origin(), path);
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// `GET /auth/login[?return_to=/path]`: starts a sign-in and sends the browser to Atlassian.
+#[get("/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    session: Session,
+    settings: web::Data<Settings>,
+    atlassian: web::Data<Atlassian>,
+) -> Result<HttpResponse, AppError> {
+    let prefix = settings.public_url.prefix();
+    // A return_to that is not one of our own paths falls back to the start page, silently:
+    // the person still gets signed in, an attacker gets nothing.
+    let return_to = single_param(req.query_string(), "return_to")
+        .ok()
+        .flatten()
+        .and_then(|raw| ReturnTo::parse(&raw, prefix))
+        .unwrap_or_else(|| ReturnTo::home(prefix));
+    let session = AppSession(&session);
+    if session.signed_in(&settings.session)?.is_some() {
+        return Ok(redirect_to(&settings, return_to.as_str()));
+    }
+    let state = random_token(32);
+    session.begin_sign_in(&state, return_to.as_str())?;
+    let url = atlassian.oauth().authorize_url(&state);
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// `POST /auth/logout`: deletes the token record and the session, and clears the cookie.
+#[post("/auth/logout")]
+pub async fn logout(
+    req: HttpRequest,
+    body: web::Bytes,
+    session: Session,
+    settings: web::Data<Settings>,
+    tokens: web::Data<TokenStore>,
+) -> Result<HttpResponse, AppError> {
+    csrf::check_origin(&req, &settings)?;
+    let app_session = AppSession(&session);
+    if let Some(signed_in) = app_session.signed_in(&settings.session)? {
+        csrf::check_token(&body, &signed_in.csrf)?;
+        tokens.delete(signed_in.token_record).await.map_err(|err| AppError::Unavailable(err.to_string()))?;
+        tracing::info!(account = %signed_in.user.account_id, "signed out");
+    }
+    app_session.sign_out();
+    Ok(redirect_to(&settings, &settings.public_url.path("/")))
+}

@@ -1,0 +1,194 @@
+//! The command line: `threelo [--config PATH] [serve|demo|check-config|gen-secret]`.
+
+use std::path::PathBuf;
+
+use crate::config::{ConfigError, Mode, Settings, random_b64};
+use crate::startup::{Application, Storage};
+use crate::{demo, telemetry};
+
+/// What the command line asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Serve,
+    Demo,
+    CheckConfig,
+    GenSecret,
+    Help,
+    Version,
+}
+
+/// The parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cli {
+    pub command: Command,
+    /// `--config PATH`, else `THREELO_CONFIG`.
+    pub config: Option<PathBuf>,
+}
+
+/// The `--help` text.
+pub const HELP: &str = "\
+threelo: sign in with Atlassian (OAuth 2.0 3LO) and see your Jira and Confluence work.
+
+Usage: threelo [--config PATH] [COMMAND]
+
+Commands:
+  serve          Run the web app (the default). Needs THREELO_CLIENT_ID, THREELO_CLIENT_SECRET,
+                 THREELO_SESSION_SECRET, THREELO_TOKEN_KEYS and a Redis (THREELO_REDIS_URL).
+  demo           Run the app against a built-in emulator of Atlassian, with demo users and sites.
+                 Needs nothing else: no Atlassian account, and no Redis unless THREELO_REDIS_URL is set.
+  check-config   Check the configuration, then print the callback URL to register in Atlassian's
+                 developer console, the scopes and the Redis URL (password masked). Exits 1 on problems.
+  gen-secret     Print a fresh THREELO_SESSION_SECRET and THREELO_TOKEN_KEYS in the formats required.
+  help           Print this text.
+
+Options:
+  --config PATH  Read settings from this TOML file (also: THREELO_CONFIG), on top of the built-in
+                 defaults and below THREELO_* environment variables.
+  -h, --help     Print this text.
+  -V, --version  Print the version.
+
+Every setting is listed in config/default.toml; see README.md for the whole story.
+";
+
+impl Cli {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: impl IntoIterator<Item = String>, env_config: Option<String>) -> Result<Cli, String> {
+        let mut command = None;
+        let mut config = None;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let next = match arg.as_str() {
+                "-h" | "--help" | "help" => Command::Help,
+                "-V" | "--version" => Command::Version,
+                "serve" => Command::Serve,
+                "demo" => Command::Demo,
+                "check-config" => Command::CheckConfig,
+                "gen-secret" => Command::GenSecret,
+                "--config" => {
+                    config = Some(args.next().ok_or("--config needs a file path")?);
+                    continue;
+                }
+                other => match other.strip_prefix("--config=") {
+                    Some(path) => {
+                        config = Some(path.to_owned());
+                        continue;
+                    }
+                    None => return Err(format!("unknown command or option `{other}`; see `threelo --help`")),
+                },
+            };
+            command = match (command, next) {
+                // --help and --version win wherever they appear.
+                (Some(first @ (Command::Help | Command::Version)), _) => Some(first),
+                (_, next @ (Command::Help | Command::Version)) => Some(next),
+                (Some(_), _) => return Err(format!("only one command at a time (got a second one: `{arg}`)")),
+                (None, next) => Some(next),
+            };
+        }
+        let config = config.or(env_config.filter(|c| !c.is_empty())).map(PathBuf::from);
+        Ok(Cli { command: command.unwrap_or(Command::Serve), config })
+    }
+
+    /// Runs the command; the returned code is the process exit status.
+    pub async fn run(self) -> i32 {
+        let file = self.config.as_deref();
+        let result = match self.command {
+            Command::Help => {
+                print!("{HELP}");
+                Ok(())
+            }
+            Command::Version => {
+                println!("threelo {}", env!("CARGO_PKG_VERSION"));
+                Ok(())
+            }
+            Command::GenSecret => {
+                gen_secret();
+                Ok(())
+            }
+            Command::CheckConfig => return check_config(file),
+            Command::Demo => demo::run(file).await,
+            Command::Serve => serve(file).await,
+        };
+        match result {
+            Ok(()) => 0,
+            Err(err) => {
+                eprintln!("threelo: {err:#}");
+                1
+            }
+        }
+    }
+}
+
+fn gen_secret() {
+    println!("# Fresh secrets for threelo. Keep them secret; store them as files and use the *_FILE variables.");
+    println!("THREELO_SESSION_SECRET={}", random_b64(64));
+    println!("THREELO_TOKEN_KEYS=k{}:{}", time::OffsetDateTime::now_utc().unix_timestamp(), random_b64(32));
+    println!("# To rotate token keys, put a new key first and keep the old ones after it: k2:...,k1:...");
+}
+
+fn check_config(file: Option<&std::path::Path>) -> i32 {
+    match Settings::load(Mode::Serve, file) {
+        Err(ConfigError(problems)) => {
+            eprintln!("threelo: the configuration has {} problem(s):", problems.len());
+            for problem in problems {
+                eprintln!("  - {problem}");
+            }
+            1
+        }
+        Ok(settings) => {
+            println!("Configuration OK.");
+            println!("  public URL:    {}", settings.public_url);
+            println!("  callback URL:  {}", settings.public_url.callback_url());
+            println!("                 (register exactly this in Atlassian's developer console:");
+            println!("                  your app > Authorization > OAuth 2.0 (3LO) > Callback URL)");
+            println!("  listen:        {}", settings.listen);
+            println!("  client id:     {}", settings.client_id);
+            println!("  scopes:        {}", settings.scopes.join(" "));
+            println!("  auth server:   {}", settings.auth_url);
+            println!("  API gateway:   {}", settings.api_url);
+            println!("  Redis:         {}", settings.redis_url_or_default().masked());
+            println!("  token keys:    {} (the first seals new records)", settings.token_keys.key_ids().join(", "));
+            println!(
+                "  sessions:      idle timeout {}s, lifetime {}s",
+                settings.session.idle_timeout.as_secs(),
+                settings.session.lifetime.as_secs()
+            );
+            0
+        }
+    }
+}
+
+async fn serve(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let settings = Settings::load(Mode::Serve, file)?;
+    telemetry::init(settings.log_format);
+    let redis = settings.redis_url_or_default();
+    let (listen, public) = (settings.listen, settings.public_url.clone());
+    let app = Application::build(settings, Storage::Redis(redis.clone())).await?;
+    tracing::info!(%listen, public_url = %public, redis = %redis.masked(), "threelo is serving");
+    app.run().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        Cli::parse(args.iter().map(|s| s.to_string()), None)
+    }
+
+    #[test]
+    fn serve_is_the_default_and_config_comes_from_flag_or_env() {
+        assert_eq!(parse(&[]).unwrap().command, Command::Serve);
+        assert_eq!(parse(&["--config", "a.toml", "demo"]).unwrap().config, Some(PathBuf::from("a.toml")));
+        let env = Cli::parse(Vec::new(), Some("b.toml".into())).unwrap();
+        assert_eq!(env.config, Some(PathBuf::from("b.toml")));
+    }
+
+    #[test]
+    fn unknown_words_and_two_commands_are_usage_errors() {
+        assert!(parse(&["frobnicate"]).unwrap_err().contains("unknown command"));
+        assert!(parse(&["serve", "demo"]).is_err());
+        assert!(parse(&["--config"]).is_err());
+        assert_eq!(parse(&["demo", "--help"]).unwrap().command, Command::Help);
+    }
+}

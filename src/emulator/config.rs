@@ -1,0 +1,92 @@
+//! The emulator's public configuration and record types.
+
+use std::time::Duration;
+
+/// How the emulated app registration is configured, as in Atlassian's developer console.
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: String,
+    /// Registered callback URLs, matched byte for byte.
+    pub redirect_uris: Vec<String>,
+    /// Lifetime of access tokens (Atlassian: 3600 s).
+    pub access_token_ttl: Duration,
+    /// Lifetime of authorization codes.
+    pub code_ttl: Duration,
+    /// How long a rotated-out refresh token keeps working (Atlassian: 10 minutes).
+    pub refresh_leeway: Duration,
+    /// What `/authorize` does with a valid request.
+    pub consent: ConsentMode,
+}
+
+impl EmulatorConfig {
+    /// A registration with one callback URL and Atlassian's default lifetimes.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            redirect_uris: vec![redirect_uri.into()],
+            access_token_ttl: Duration::from_secs(3600),
+            code_ttl: Duration::from_secs(300),
+            refresh_leeway: Duration::from_secs(600),
+            consent: ConsentMode::Manual,
+        }
+    }
+}
+
+// Hand-written so the client secret never reaches a log line through `{:?}`.
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("redirect_uris", &self.redirect_uris)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("code_ttl", &self.code_ttl)
+            .field("refresh_leeway", &self.refresh_leeway)
+            .field("consent", &self.consent)
+            .finish()
+    }
+}
+
+/// What the emulated user does on the consent screen.
+#[derive(Clone, Debug)]
+pub enum ConsentMode {
+    /// Render the consent page and wait for a person to choose.
+    Manual,
+    /// Redirect at once as if `login` had pressed Accept.
+    Accept {
+        /// Seed user login, e.g. `alice`.
+        login: String,
+    },
+    /// Redirect at once as if the user had pressed Cancel.
+    Cancel,
+}
+
+/// A canned failure answered instead of the endpoint (see [`Emulator::inject`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Fault {
+    /// HTTP status to answer, e.g. 429, 503, 500.
+    pub status: u16,
+    /// Seconds for the `Retry-After` header, if any.
+    pub retry_after: Option<u64>,
+}
+
+/// One request the emulator answered. Never holds a token, code or secret.
+#[derive(Clone, Debug)]
+pub struct LoggedRequest {
+    /// HTTP method, e.g. `POST`.
+    pub method: String,
+    /// Path without the query string.
+    pub path: String,
+    /// `grant_type` of a `/oauth/token` call.
+    pub grant_type: Option<String>,
+    /// Status answered.
+    pub status: u16,
+}

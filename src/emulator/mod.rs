@@ -1,0 +1,251 @@
+//! A faithful, in-process emulator of `auth.atlassian.com` and `api.atlassian.com`.
+//!
+//! One actix-web server on its own port answers both the authorization server paths
+//! (`/authorize`, `/oauth/token`) and the API gateway paths (`/me`, accessible-resources,
+//! `/ex/jira/…`, `/ex/confluence/…`). It validates like Atlassian does and answers with
+//! Atlassian's statuses and error bodies (see `shared/ATLASSIAN.md`), so `threelo demo` and
+//! the integration tests exercise the same failure paths the real service produces.
+//!
+//! Layout: [`seed`] (fixed users, sites, issues, pages), `state` (clock, knobs, request log),
+//! `grants` (codes, grants, token rotation), `auth` (authorize + consent), `token`
+//! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` + `jql`,
+//! `confluence`, `observe` (fault injection, latency, request log).
+
+mod api;
+mod auth;
+mod config;
+mod confluence;
+mod grants;
+mod http;
+mod jira;
+mod jira_json;
+mod jql;
+mod observe;
+mod scopes;
+mod seed;
+mod seed_adf;
+mod seed_jira;
+mod seed_wiki;
+mod state;
+mod token;
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, middleware::from_fn, web};
+
+pub use config::{ConsentMode, EmulatorConfig, Fault, LoggedRequest};
+pub use seed::{SeedSite, SeedUser};
+use state::{State, lock};
+
+/// Handle to a running emulator. Clones share one server; when the last clone is
+/// dropped the server stops, so keep one alive for as long as the app needs it.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Arc<Mutex<State>>,
+    port: u16,
+    base_url: String,
+    server: ServerHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // `stop` sends the command right away; the returned future only waits for it.
+        drop(self.server.stop(false));
+    }
+}
+
+impl Emulator {
+    /// Binds `listen` (e.g. `127.0.0.1:0`), spawns the server on the current tokio runtime
+    /// and returns once it accepts connections.
+    pub async fn start(config: EmulatorConfig, listen: &str) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(listen)?;
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            // 0.0.0.0 is not something a client can connect to; loopback always is.
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let base_url = format!("http://{addr}");
+        let state = Arc::new(Mutex::new(State::new(config, base_url.clone())));
+        let data = web::Data::from(Arc::clone(&state));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(observe::observe))
+                .configure(routes)
+        })
+        .workers(2)
+        // The host app owns Ctrl-C; the emulator must not react to it on its own.
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Emulator {
+            inner: Arc::new(Inner {
+                state,
+                port: addr.port(),
+                base_url,
+                server: handle,
+            }),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash; both the auth and the API base URL.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.inner.port
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut lock(&self.inner.state))
+    }
+
+    /// Changes what `/authorize` does from now on.
+    pub fn set_consent(&self, mode: ConsentMode) {
+        self.with(|s| s.config.consent = mode);
+    }
+
+    /// Lifetime of access tokens issued from now on.
+    pub fn set_access_token_ttl(&self, ttl: Duration) {
+        self.with(|s| s.config.access_token_ttl = ttl);
+    }
+
+    /// Grace period of rotated-out refresh tokens, applied to every later check.
+    pub fn set_refresh_leeway(&self, leeway: Duration) {
+        self.with(|s| s.config.refresh_leeway = leeway);
+    }
+
+    /// Registers one more callback URL.
+    pub fn add_redirect_uri(&self, uri: &str) {
+        self.with(|s| s.config.redirect_uris.push(uri.to_owned()));
+    }
+
+    /// Moves the emulator's clock forward (expiry of codes, tokens and leeways).
+    pub fn advance_clock(&self, by: Duration) {
+        self.with(|s| s.advance(by));
+    }
+
+    /// Every access token issued so far answers 401 from now on.
+    pub fn expire_access_tokens(&self) {
+        self.with(State::expire_access_tokens);
+    }
+
+    /// The user removed the app: their refresh tokens get 403, access tokens 401.
+    pub fn revoke_grants(&self, login: &str) {
+        self.with(|s| s.revoke_user(login));
+    }
+
+    /// The next `times` requests whose path starts with `path_prefix` get `fault`.
+    pub fn inject(&self, path_prefix: &str, fault: Fault, times: u32) {
+        self.with(|s| s.inject(path_prefix, fault, times));
+    }
+
+    /// Delay before answering requests under `path_prefix`; `Duration::ZERO` removes it.
+    pub fn set_latency(&self, path_prefix: &str, delay: Duration) {
+        self.with(|s| s.set_latency(path_prefix, delay));
+    }
+
+    /// Every request served so far, in order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.with(|s| s.log.clone())
+    }
+
+    /// How many requests hit paths starting with `path_prefix`.
+    pub fn count(&self, path_prefix: &str) -> usize {
+        self.with(|s| {
+            s.log
+                .iter()
+                .filter(|r| r.path.starts_with(path_prefix))
+                .count()
+        })
+    }
+
+    /// How many `POST /oauth/token` with this `grant_type` were answered 200.
+    pub fn token_grants(&self, grant_type: &str) -> usize {
+        self.with(|s| {
+            let ok = |r: &&LoggedRequest| {
+                r.path == "/oauth/token"
+                    && r.status == 200
+                    && r.grant_type.as_deref() == Some(grant_type)
+            };
+            s.log.iter().filter(ok).count()
+        })
+    }
+
+    /// Every code, access token and refresh token ever issued, plus the client secret,
+    /// for tests that grep stores, logs and pages for leaks.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.with(|s| s.issued.clone())
+    }
+
+    /// The seed users (`alice`, `bob`, `carol`).
+    pub fn users() -> &'static [SeedUser] {
+        &seed::USERS
+    }
+
+    /// The seed sites (`acme`, `beta`).
+    pub fn sites() -> &'static [SeedSite] {
+        &seed::SITES
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(self) {
+        self.inner.server.stop(true).await;
+    }
+}
+
+/// Every route of the emulator, auth server and API gateway alike.
+fn routes(cfg: &mut web::ServiceConfig) {
+    const JIRA: &str = "/ex/jira/{cloud_id}/rest/api/3";
+    const WIKI: &str = "/ex/confluence/{cloud_id}/wiki/api/v2";
+    cfg.route("/authorize", web::get().to(auth::authorize))
+        .route("/authorize/decision", web::post().to(auth::decision))
+        .route("/oauth/token", web::post().to(token::token))
+        .route(
+            "/oauth/token/accessible-resources",
+            web::get().to(api::accessible_resources),
+        )
+        .route("/me", web::get().to(api::me))
+        .route(&format!("{JIRA}/myself"), web::get().to(jira::myself))
+        .route(
+            &format!("{JIRA}/search"),
+            web::route().to(jira::search_gone),
+        )
+        .service(
+            web::resource(format!("{JIRA}/search/jql"))
+                .route(web::get().to(jira::search_get))
+                .route(web::post().to(jira::search_post)),
+        )
+        .route(
+            &format!("{JIRA}/search/approximate-count"),
+            web::post().to(jira::count),
+        )
+        .route(&format!("{JIRA}/issue/{{key}}"), web::get().to(jira::issue))
+        .route(&format!("{WIKI}/spaces"), web::get().to(confluence::spaces))
+        .route(
+            &format!("{WIKI}/spaces/{{id}}"),
+            web::get().to(confluence::space),
+        )
+        .route(
+            &format!("{WIKI}/spaces/{{id}}/pages"),
+            web::get().to(confluence::space_pages),
+        )
+        .route(&format!("{WIKI}/pages"), web::get().to(confluence::pages))
+        .route(
+            &format!("{WIKI}/pages/{{id}}"),
+            web::get().to(confluence::page),
+        )
+        .default_service(web::to(api::not_found));
+}

@@ -1,0 +1,126 @@
+//! Deterministic seed data: users and sites. Jira issues live in `seed_jira` (their
+//! descriptions in `seed_adf`), Confluence in `seed_wiki`. Identical on every run so
+//! tests can name logins, cloud ids, keys and counts.
+
+pub(crate) use super::seed_jira::{Issue, issue, issues_on};
+
+/// A person who can sign in on the emulated consent screen.
+#[derive(Debug)]
+pub struct SeedUser {
+    /// Short name used to pick the user (`alice`).
+    pub login: &'static str,
+    /// Atlassian account id (`712020:<uuid>`), the stable user key.
+    pub account_id: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// Email address.
+    pub email: &'static str,
+    /// IANA time zone.
+    pub timezone: &'static str,
+    /// Profile: job title.
+    pub job_title: &'static str,
+    /// Profile: organization.
+    pub organization: &'static str,
+    /// Profile: department.
+    pub department: &'static str,
+    /// Profile: location.
+    pub location: &'static str,
+    /// Names of the sites (see [`SeedSite::name`]) this user can use.
+    pub sites: &'static [&'static str],
+}
+
+/// An Atlassian Cloud site (`<name>.atlassian.net`).
+#[derive(Debug)]
+pub struct SeedSite {
+    /// The site's cloud id, a fixed UUID.
+    pub cloud_id: &'static str,
+    /// Site name (`acme`).
+    pub name: &'static str,
+    /// Site URL (`https://acme.atlassian.net`).
+    pub url: &'static str,
+    /// Whether Jira runs on the site.
+    pub has_jira: bool,
+    /// Whether Confluence runs on the site.
+    pub has_confluence: bool,
+    /// The site's avatar.
+    pub avatar_url: &'static str,
+}
+
+/// The seed users.
+pub static USERS: [SeedUser; 3] = [
+    SeedUser {
+        login: "alice",
+        account_id: "712020:6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f",
+        name: "Alice Example",
+        email: "alice@example.com",
+        timezone: "Europe/Berlin",
+        job_title: "Staff Engineer",
+        organization: "Acme Corp",
+        department: "Platform",
+        location: "Berlin",
+        sites: &["acme", "beta"],
+    },
+    SeedUser {
+        login: "bob",
+        account_id: "712020:0b0b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
+        name: "Bob Builder",
+        email: "bob@example.com",
+        timezone: "America/New_York",
+        job_title: "Site Reliability Engineer",
+        organization: "Acme Corp",
+        department: "Operations",
+        location: "New York",
+        sites: &["acme"],
+    },
+    SeedUser {
+        login: "carol",
+        account_id: "712020:ca201234-5678-4abc-8def-0123456789ab",
+        name: "Carol Nosites",
+        email: "carol@example.com",
+        timezone: "Australia/Sydney",
+        job_title: "Product Designer",
+        organization: "Freelance",
+        department: "Design",
+        location: "Sydney",
+        sites: &[],
+    },
+];
+
+/// The seed sites.
+pub static SITES: [SeedSite; 2] = [
+    SeedSite {
+        cloud_id: "1f6e2d4c-8a3b-4f5e-9c7d-2b1a0e9f8d7c",
+        name: "acme",
+        url: "https://acme.atlassian.net",
+        has_jira: true,
+        has_confluence: true,
+        avatar_url: "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png",
+    },
+    SeedSite {
+        cloud_id: "7a9b3c5d-1e2f-4a6b-8c0d-9e8f7a6b5c4d",
+        name: "beta",
+        url: "https://beta.atlassian.net",
+        has_jira: true,
+        has_confluence: false,
+        avatar_url: "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/koala.png",
+    },
+];
+
+pub(crate) fn user(login: &str) -> Option<&'static SeedUser> {
+    USERS.iter().find(|u| u.login == login)
+}
+
+pub(crate) fn site_by_cloud_id(cloud_id: &str) -> Option<&'static SeedSite> {
+    SITES.iter().find(|s| s.cloud_id == cloud_id)
+}
+
+pub(crate) fn avatar_url(user: &SeedUser) -> String {
+    let initials: String = user
+        .name
+        .split(' ')
+        .filter_map(|w| w.chars().next())
+        .collect();
+    format!(
+        "https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/initials/{initials}-3.png"
+    )
+}

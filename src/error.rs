@@ -1,0 +1,191 @@
+//! The one error type of the web layer. Each variant is what the person should be told; the page
+//! for every variant is chosen in one `match`, and the cause is logged, never shown.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+
+use crate::config::Settings;
+
+/// What went wrong, as the user should see it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The user pressed Cancel on Atlassian's consent screen.
+    #[error("the user cancelled the sign-in")]
+    SignInCancelled,
+    /// Unknown, expired or already-used `state`.
+    #[error("unknown, expired or already used sign-in state")]
+    SignInExpired,
+    /// The operator's configuration is wrong (logged with the setting to check).
+    #[error("sign-in is misconfigured: {0}")]
+    SignInMisconfigured(String),
+    /// Atlassian refused or failed the sign-in; trying again may work.
+    #[error("sign-in failed: {0}")]
+    SignInFailed(String),
+    /// The request itself is malformed.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// A form was posted without a valid CSRF token or from another origin.
+    #[error("cross-site request refused: {0}")]
+    CsrfRejected(&'static str),
+    #[error("not found")]
+    NotFound,
+    /// Storage (Redis) is down.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything unexpected. The cause is logged only.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(err: crate::store::StoreError) -> Self {
+        AppError::Unavailable(err.to_string())
+    }
+}
+
+impl From<actix_session::SessionInsertError> for AppError {
+    fn from(err: actix_session::SessionInsertError) -> Self {
+        AppError::Internal(anyhow::anyhow!("session insert failed: {err}"))
+    }
+}
+
+/// The words and action of an error page.
+struct Page {
+    status: StatusCode,
+    title: &'static str,
+    message: &'static str,
+    action: Option<(&'static str, &'static str)>,
+}
+
+impl AppError {
+    fn page(&self) -> Page {
+        use StatusCode as S;
+        let retry = Some(("Sign in again", "/auth/login"));
+        let home = Some(("Go to the start page", "/"));
+        let (status, title, message, action) = match self {
+            AppError::SignInCancelled => (S::OK, "You cancelled the sign-in", "Nothing was shared with threelo. You can sign in whenever you like.", Some(("Try again", "/auth/login"))),
+            AppError::SignInExpired => (S::BAD_REQUEST, "This sign-in link has expired", "Sign-in links work once and only for a few minutes. Start again and it will work.", Some(("Start again", "/auth/login"))),
+            AppError::SignInMisconfigured(_) => (S::INTERNAL_SERVER_ERROR, "Sign-in is misconfigured", "Atlassian did not accept this threelo installation's credentials. The people who run threelo have been told; please try again later.", home),
+            AppError::SignInFailed(_) => (S::BAD_GATEWAY, "Sign-in failed, try again", "Atlassian could not complete the sign-in just now. Please try again.", retry),
+            AppError::BadRequest(_) => (S::BAD_REQUEST, "That request was not understood", "The address you followed is incomplete or malformed.", home),
+            AppError::CsrfRejected(_) => (S::FORBIDDEN, "That form has expired", "For your safety we only accept forms sent from this site's own, current pages. Reload the page and try again.", home),
+            AppError::NotFound => (S::NOT_FOUND, "Page not found", "There is nothing at this address.", home),
+            AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "Temporarily unavailable", "threelo cannot reach its storage right now. Please try again in a minute.", home),
+            AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Something went wrong", "An unexpected error occurred. It has been logged; please try again.", home),
+        };
+        Page { status, title, message, action }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.page().status
+    }
+
+    /// A bare response: `render_error_pages` fills in the page, which needs the public URL.
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).finish()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    base: &'a str,
+    title: &'a str,
+    message: &'a str,
+    action: Option<(&'a str, String)>,
+}
+
+/// Logs the cause of an error by its severity. Never includes a request's query or body.
+fn log_error(err: &AppError) {
+    match err {
+        AppError::Internal(cause) => tracing::error!("{cause:#}"),
+        AppError::SignInMisconfigured(_) => tracing::error!("{err}"),
+        AppError::Unavailable(_) | AppError::SignInFailed(_) => tracing::warn!("{err}"),
+        _ => tracing::info!("{err}"),
+    }
+}
+
+/// A designed error page, ready to send. It is itself an error so that it can also replace an
+/// `Err` coming up from the session layer, where no request is left to build a response for.
+#[derive(Debug, thiserror::Error)]
+#[error("{status}")]
+struct RenderedPage {
+    status: StatusCode,
+    html: String,
+}
+
+impl ResponseError for RenderedPage {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status)
+            .content_type("text/html; charset=utf-8")
+            .body(self.html.clone());
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        response
+    }
+}
+
+fn render(base: &str, err: &AppError) -> RenderedPage {
+    let page = err.page();
+    let action = page.action.map(|(label, route)| (label, format!("{base}{route}")));
+    let html = ErrorPage { base, title: page.title, message: page.message, action }
+        .render()
+        .unwrap_or_else(|_| page.title.to_owned());
+    RenderedPage { status: page.status, html }
+}
+
+/// Middleware: turns every error (ours, actix's, a failing session store) into a designed page.
+pub async fn render_error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // Not `req.request().clone()`: routing needs the request unshared.
+    let base = req
+        .app_data::<web::Data<Settings>>()
+        .map(|s| s.public_url.prefix().to_owned())
+        .unwrap_or_default();
+    let res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        // Only the session middleware fails this way: its store (Redis) is unreachable.
+        Err(err) => {
+            let err = AppError::Unavailable(err.to_string());
+            log_error(&err);
+            return Err(render(&base, &err).into());
+        }
+    };
+    let Some(error) = res.response().error() else {
+        return Ok(res);
+    };
+    let page = match error.as_error::<AppError>() {
+        Some(err) => {
+            log_error(err);
+            render(&base, err)
+        }
+        // actix's own errors, e.g. a query string or form that does not parse.
+        None if res.status().is_client_error() => render(&base, &AppError::BadRequest("rejected by the framework")),
+        None => {
+            let err = AppError::Internal(anyhow::anyhow!("{error}"));
+            log_error(&err);
+            render(&base, &err)
+        }
+    };
+    let (req, res) = res.into_parts();
+    let mut page = page.error_response();
+    // Keep cookies the handler set or cleared (signing out must still clear the cookie).
+    for value in res.headers().get_all(header::SET_COOKIE) {
+        page.headers_mut().append(header::SET_COOKIE, value.clone());
+    }
+    Ok(ServiceResponse::new(req, page))
+}

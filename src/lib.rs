@@ -1,0 +1,18 @@
+//! threelo: a self-hosted web app that signs people in with their Atlassian account (OAuth 2.0
+//! 3LO) and shows their Jira and Confluence work, with every token sealed on the server.
+
+pub mod atlassian;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod emulator;
+pub mod error;
+pub mod health;
+pub mod pages;
+pub mod session;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

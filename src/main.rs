@@ -1,0 +1,15 @@
+//! The `threelo` binary: parse the command line and hand over to the library.
+
+use threelo::cli::Cli;
+
+#[tokio::main]
+async fn main() {
+    let cli = match Cli::parse(std::env::args().skip(1), std::env::var("THREELO_CONFIG").ok()) {
+        Ok(cli) => cli,
+        Err(problem) => {
+            eprintln!("threelo: {problem}");
+            std::process::exit(2);
+        }
+    };
+    std::process::exit(cli.run().await);
+}

@@ -1,0 +1,148 @@
+//! The only code that names session keys. The session holds who the user is, the id of their token
+//! record, their sites, the CSRF token and timestamps, plus pending sign-ins. Never a token.
+
+use std::time::Duration;
+
+use actix_session::Session;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::atlassian::Site;
+use crate::clock::unix_now;
+use crate::config::SessionSettings;
+use crate::error::AppError;
+
+const SIGNED_IN: &str = "signed_in";
+const PENDING: &str = "pending_sign_ins";
+
+/// A pending sign-in lives this long (Atlassian's codes are short-lived too).
+pub const PENDING_TTL: Duration = Duration::from_secs(600);
+/// At most this many sign-ins may be pending in one browser (several tabs).
+const MAX_PENDING: usize = 5;
+/// `last_seen` is written at most this often, so reading pages does not write the session.
+const LAST_SEEN_GRANULARITY: i64 = 60;
+
+/// Who is signed in, as shown in the header.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct User {
+    pub account_id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// Everything a signed-in session knows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user: User,
+    /// The id of the sealed token record.
+    pub token_record: Uuid,
+    pub sites: Vec<Site>,
+    /// The per-session token every form carries.
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
+/// A sign-in started by `/auth/login` and not yet completed. Only a hash of `state` is kept.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Pending {
+    state_sha256: String,
+    return_to: String,
+    created_at: i64,
+}
+
+/// Random URL-safe text with `bytes` bytes of entropy.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Typed access to the actix session.
+pub struct AppSession<'a>(pub &'a Session);
+
+impl AppSession<'_> {
+    /// The signed-in user, if the session is live. Enforces the idle timeout and the absolute
+    /// lifetime on the server; an ended session is purged and reads as signed out.
+    pub fn signed_in(&self, limits: &SessionSettings) -> Result<Option<SignedIn>, AppError> {
+        let Ok(Some(mut signed_in)) = self.0.get::<SignedIn>(SIGNED_IN) else {
+            return Ok(None);
+        };
+        let now = unix_now();
+        let idle = now - signed_in.last_seen > limits.idle_timeout.as_secs() as i64;
+        let too_old = now - signed_in.created_at > limits.lifetime.as_secs() as i64;
+        if idle || too_old {
+            tracing::info!(account = %signed_in.user.account_id, idle, too_old, "session ended by timeout");
+            self.0.purge();
+            return Ok(None);
+        }
+        if now - signed_in.last_seen >= LAST_SEEN_GRANULARITY {
+            signed_in.last_seen = now;
+            self.0.insert(SIGNED_IN, &signed_in)?;
+        }
+        Ok(Some(signed_in))
+    }
+
+    /// Records a new pending sign-in for `state`, dropping expired and the oldest beyond the cap.
+    pub fn begin_sign_in(&self, state: &str, return_to: &str) -> Result<(), AppError> {
+        let now = unix_now();
+        let mut pending = self.pending(now);
+        if pending.len() >= MAX_PENDING {
+            pending.drain(..=pending.len() - MAX_PENDING);
+        }
+        pending.push(Pending { state_sha256: sha256_hex(state), return_to: return_to.to_owned(), created_at: now });
+        self.0.insert(PENDING, pending)?;
+        Ok(())
+    }
+
+    /// Consumes the pending sign-in for `state` and returns where it should land, or `None` if
+    /// the state is unknown, expired or already used. Compared in constant time.
+    pub fn finish_sign_in(&self, state: &str) -> Result<Option<String>, AppError> {
+        let now = unix_now();
+        let mut pending = self.pending(now);
+        let wanted = sha256_hex(state);
+        let mut found = None;
+        for (index, entry) in pending.iter().enumerate() {
+            if bool::from(entry.state_sha256.as_bytes().ct_eq(wanted.as_bytes())) {
+                found = Some(index);
+            }
+        }
+        let return_to = found.map(|index| pending.remove(index).return_to);
+        if pending.is_empty() {
+            self.0.remove(PENDING);
+        } else {
+            self.0.insert(PENDING, pending)?;
+        }
+        Ok(return_to)
+    }
+
+    fn pending(&self, now: i64) -> Vec<Pending> {
+        let mut pending: Vec<Pending> = self.0.get(PENDING).ok().flatten().unwrap_or_default();
+        pending.retain(|p| now - p.created_at <= PENDING_TTL.as_secs() as i64 && p.created_at <= now);
+        pending
+    }
+
+    /// Signs the user in: a new session key (no fixation), keeping other tabs' pending sign-ins.
+    pub fn sign_in(&self, user: User, token_record: Uuid, sites: Vec<Site>) -> Result<SignedIn, AppError> {
+        let now = unix_now();
+        let signed_in = SignedIn { user, token_record, sites, csrf: random_token(32), created_at: now, last_seen: now };
+        self.0.renew();
+        self.0.insert(SIGNED_IN, &signed_in)?;
+        Ok(signed_in)
+    }
+
+    /// Ends the session: the store entry is deleted and the cookie cleared.
+    pub fn sign_out(&self) {
+        self.0.purge();
+    }
+}

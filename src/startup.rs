@@ -1,0 +1,128 @@
+//! The one place that knows every route and middleware.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::atlassian::Atlassian;
+use crate::config::{RedisUrl, Settings};
+use crate::error::{AppError, render_error_pages};
+use crate::store::{Kv, MemoryKv, MemorySessionStore, SessionBackend, redis_pool};
+use crate::tokens::TokenStore;
+use crate::{auth, health, pages, telemetry};
+
+/// Where sessions and token records live.
+#[derive(Clone, Debug)]
+pub enum Storage {
+    Redis(RedisUrl),
+    /// In-process maps, for `threelo demo` only: everything is gone when the process ends.
+    Memory,
+}
+
+/// A bound, ready-to-run instance of the app.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `settings.listen` and builds the app.
+    pub async fn build(settings: Settings, storage: Storage) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(settings.listen).with_context(|| {
+            format!(
+                "cannot listen on {} (is another program using that port? set THREELO_LISTEN to another address)",
+                settings.listen
+            )
+        })?;
+        Application::build_on(listener, settings, storage).await
+    }
+
+    /// Builds the app on an already bound listener (tests bind port 0 and read the port first).
+    pub async fn build_on(listener: TcpListener, settings: Settings, storage: Storage) -> anyhow::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let (kv, sessions) = match storage {
+            Storage::Redis(url) => {
+                let pool = redis_pool(&url)?;
+                (Kv::Redis(pool.clone()), SessionBackend::redis(pool).await?)
+            }
+            Storage::Memory => {
+                let map = Arc::new(MemoryKv::default());
+                (Kv::Memory(map.clone()), SessionBackend::Memory(MemorySessionStore::new(map)))
+            }
+        };
+        let key = Key::try_from(settings.session_secret_bytes())
+            .map_err(|_| anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes"))?;
+        let atlassian = web::Data::new(Atlassian::new(&settings)?);
+        let tokens = web::Data::new(TokenStore::new(kv.clone(), settings.token_keys.clone(), settings.session.lifetime));
+        let kv = web::Data::new(kv);
+        let settings = web::Data::new(settings);
+
+        let server = HttpServer::new(move || {
+            let prefix = settings.public_url.prefix().to_owned();
+            // Middleware runs outside-in in the reverse order of `wrap`:
+            // log_requests -> render_error_pages -> session -> handler. Error pages sit outside the
+            // session layer so that a failing session store still gets a designed 503 page, and the
+            // request log sits outside everything so it records the status the browser got.
+            App::new()
+                .app_data(settings.clone())
+                .app_data(atlassian.clone())
+                .app_data(tokens.clone())
+                .app_data(kv.clone())
+                .service(
+                    web::scope(&prefix)
+                        .service(pages::home::home)
+                        .service(pages::stylesheet)
+                        .service(auth::login)
+                        .service(auth::callback::callback)
+                        .service(auth::logout)
+                        .service(health::healthz)
+                        .service(health::readyz),
+                )
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+                .wrap(session_middleware(&settings, sessions.clone(), key.clone()))
+                .wrap(from_fn(render_error_pages))
+                .wrap(from_fn(telemetry::log_requests))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
+        Ok(Application { port, server })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM finish in-flight requests first).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The session cookie per DESIGN.md §3: `__Host-` and `Secure` over https at the root, the public
+/// path otherwise; HttpOnly; SameSite=Lax (Strict would drop it on Atlassian's redirect back).
+fn session_middleware(settings: &Settings, store: SessionBackend, key: Key) -> SessionMiddleware<SessionBackend> {
+    let public = &settings.public_url;
+    let at_root = public.prefix().is_empty();
+    let name = if public.is_https() && at_root { "__Host-threelo" } else { "threelo" };
+    SessionMiddleware::builder(store, key)
+        .cookie_name(name.to_owned())
+        .cookie_secure(public.is_https())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path(if at_root { "/".to_owned() } else { public.prefix().to_owned() })
+        .session_lifecycle(
+            BrowserSession::default()
+                .state_ttl(actix_web::cookie::time::Duration::seconds(settings.session.idle_timeout.as_secs() as i64))
+                .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
+}

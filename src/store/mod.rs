@@ -1,0 +1,144 @@
+//! Key-value storage shared by sessions, token records and leases: Redis in production, an
+//! in-memory map for `threelo demo`. Both answer the same calls and pass the same tests.
+//!
+//! Every Redis call has a short deadline, so an outage turns into a quick, clear error instead of
+//! a request that hangs.
+
+mod memory;
+mod session_store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_redis::{Pool, Runtime, Timeouts};
+use redis::AsyncCommands;
+
+pub use memory::MemoryKv;
+pub use session_store::{MemorySessionStore, SessionBackend};
+
+use crate::config::RedisUrl;
+
+/// How long one Redis command (including getting a connection) may take.
+const REDIS_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Prefix of every key threelo writes, so a shared Redis stays tidy.
+pub const KEY_PREFIX: &str = "threelo:";
+
+/// Storage is unreachable or failing: pages answer 503 "temporarily unavailable".
+#[derive(Debug, thiserror::Error)]
+#[error("storage unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// A Redis connection pool for `url`. Connects lazily: a Redis that is down at start-up is
+/// reported by `/readyz` and by pages, and picked up by itself once it answers.
+pub fn redis_pool(url: &RedisUrl) -> Result<Pool, StoreError> {
+    let mut config = deadpool_redis::Config::from_url(url.expose());
+    let mut pool = deadpool_redis::PoolConfig::new(32);
+    pool.timeouts = Timeouts {
+        wait: Some(REDIS_DEADLINE),
+        create: Some(REDIS_DEADLINE),
+        recycle: Some(REDIS_DEADLINE),
+    };
+    config.pool = Some(pool);
+    config
+        .create_pool(Some(Runtime::Tokio1))
+        .map_err(|err| StoreError(format!("cannot configure the Redis pool: {err}")))
+}
+
+/// The storage backend.
+#[derive(Clone)]
+pub enum Kv {
+    Redis(Pool),
+    Memory(Arc<MemoryKv>),
+}
+
+impl std::fmt::Debug for Kv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kv::Redis(_) => "Kv::Redis",
+            Kv::Memory(_) => "Kv::Memory",
+        })
+    }
+}
+
+impl Kv {
+    /// A fresh in-memory store.
+    pub fn memory() -> Kv {
+        Kv::Memory(Arc::new(MemoryKv::default()))
+    }
+
+    /// Whether this is the in-memory backend (for banners and `/readyz`).
+    pub fn is_memory(&self) -> bool {
+        matches!(self, Kv::Memory(_))
+    }
+
+    async fn redis_call<T, F, Fut>(pool: &Pool, call: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let work = async {
+            let conn = pool.get().await.map_err(|err| StoreError(format!("no Redis connection: {err}")))?;
+            call(conn).await.map_err(|err| StoreError(format!("Redis command failed: {err}")))
+        };
+        tokio::time::timeout(REDIS_DEADLINE, work)
+            .await
+            .map_err(|_| StoreError("Redis did not answer in time".to_owned()))?
+    }
+
+    /// The value at `key`.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.get(key).await }).await,
+            Kv::Memory(map) => Ok(map.get(key)),
+        }
+    }
+
+    /// Sets `key` to `value`, expiring after `ttl`.
+    pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        let secs = ttl.as_secs().max(1);
+        match self {
+            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.set_ex(key, value, secs).await }).await,
+            Kv::Memory(map) => {
+                map.set(key, value.to_owned(), Duration::from_secs(secs));
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes `key` (absent is fine).
+    pub async fn del(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.del::<_, ()>(key).await }).await,
+            Kv::Memory(map) => {
+                map.remove(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the backend answers (Redis PING).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Kv::Redis(pool) => {
+                Self::redis_call(pool, |mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await }).await
+            }
+            Kv::Memory(_) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_values_expire() {
+        let kv = Kv::memory();
+        kv.set_ex("a", "1", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(kv.get("a").await.unwrap().as_deref(), Some("1"));
+        kv.del("a").await.unwrap();
+        assert_eq!(kv.get("a").await.unwrap(), None);
+        kv.ping().await.unwrap();
+    }
+}

@@ -1,0 +1,155 @@
+//! Token records: the only code that reads or writes a user's Atlassian tokens.
+//!
+//! A record lives under its own key, sealed with the key ring; its id and the account id are bound
+//! in as associated data, so a record copied under another id or account does not open. The stored
+//! value is `<version>:<sealed>`: the version is visible so that a later compare-and-set can check
+//! it without opening the record, and is sealed inside as well.
+
+mod cipher;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use cipher::{KeyRing, OpenError, SealError};
+
+use crate::store::{KEY_PREFIX, Kv, StoreError};
+
+/// The tokens Atlassian issued for one grant.
+#[derive(Clone, Debug)]
+pub struct TokenSet {
+    pub access_token: SecretString,
+    /// Present when `offline_access` was granted.
+    pub refresh_token: Option<SecretString>,
+    /// Unix seconds at which the access token expires.
+    pub expires_at: i64,
+    /// The scopes Atlassian says it granted.
+    pub scopes: Vec<String>,
+}
+
+/// A record as stored: the tokens plus what the app needs to manage them.
+#[derive(Clone, Debug)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    pub account_id: String,
+    pub tokens: TokenSet,
+    /// Unix seconds of the consent that started this grant (the 365-day clock).
+    pub consented_at: i64,
+    /// Bumped on every write; compare-and-set checks it.
+    pub version: u64,
+}
+
+/// The sealed payload. Plain strings live only for the moment of sealing or opening.
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_at: i64,
+    scopes: Vec<String>,
+    consented_at: i64,
+    version: u64,
+}
+
+/// Why a record could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Storage is down: try again later.
+    #[error(transparent)]
+    Unavailable(#[from] StoreError),
+    /// The record is gone or cannot be opened: the user must sign in again.
+    #[error("token record unusable: {0}")]
+    Unusable(String),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+/// Reads and writes sealed token records.
+#[derive(Clone, Debug)]
+pub struct TokenStore {
+    kv: Kv,
+    ring: Arc<KeyRing>,
+    ttl: Duration,
+}
+
+impl TokenStore {
+    /// Records in `kv`, sealed with `ring`, kept for `ttl` (the session lifetime).
+    pub fn new(kv: Kv, ring: Arc<KeyRing>, ttl: Duration) -> Self {
+        TokenStore { kv, ring, ttl }
+    }
+
+    /// The storage key of a record.
+    pub fn key(id: Uuid) -> String {
+        format!("{KEY_PREFIX}token:{id}")
+    }
+
+    fn aad(id: Uuid, account_id: &str) -> Vec<u8> {
+        format!("threelo token record v1\0{id}\0{account_id}").into_bytes()
+    }
+
+    /// Stores tokens from a fresh consent as a new record and returns its id.
+    pub async fn create(&self, account_id: &str, tokens: TokenSet, consented_at: i64) -> Result<Uuid, TokenError> {
+        let record = TokenRecord { id: Uuid::new_v4(), account_id: account_id.to_owned(), tokens, consented_at, version: 1 };
+        self.write(&record).await?;
+        Ok(record.id)
+    }
+
+    async fn write(&self, record: &TokenRecord) -> Result<(), TokenError> {
+        let payload = Payload {
+            access_token: record.tokens.access_token.expose_secret().to_owned(),
+            refresh_token: record.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_owned()),
+            expires_at: record.tokens.expires_at,
+            scopes: record.tokens.scopes.clone(),
+            consented_at: record.consented_at,
+            version: record.version,
+        };
+        let json = serde_json::to_vec(&payload).map_err(|_| SealError)?;
+        let sealed = self.ring.seal(&json, &Self::aad(record.id, &record.account_id))?;
+        let value = format!("{}:{sealed}", record.version);
+        self.kv.set_ex(&Self::key(record.id), &value, self.ttl).await?;
+        Ok(())
+    }
+
+    /// Opens the record `id` for `account_id`.
+    pub async fn load(&self, id: Uuid, account_id: &str) -> Result<TokenRecord, TokenError> {
+        let value = self
+            .kv
+            .get(&Self::key(id))
+            .await?
+            .ok_or_else(|| TokenError::Unusable("no such record (expired or signed out)".to_owned()))?;
+        let (_, sealed) = value
+            .split_once(':')
+            .ok_or_else(|| TokenError::Unusable("stored value is malformed".to_owned()))?;
+        let opened = self
+            .ring
+            .open(sealed, &Self::aad(id, account_id))
+            .map_err(|err| TokenError::Unusable(err.to_string()))?;
+        let payload: Payload = serde_json::from_slice(&opened.plaintext)
+            .map_err(|_| TokenError::Unusable("sealed payload is not a token record".to_owned()))?;
+        let record = TokenRecord {
+            id,
+            account_id: account_id.to_owned(),
+            tokens: TokenSet {
+                access_token: SecretString::from(payload.access_token),
+                refresh_token: payload.refresh_token.map(SecretString::from),
+                expires_at: payload.expires_at,
+                scopes: payload.scopes,
+            },
+            consented_at: payload.consented_at,
+            version: payload.version,
+        };
+        // A record sealed under an older key is not rewritten here: a write on the read path could
+        // race a refresh and put back an old refresh token. Its next write (a refresh) reseals it.
+        Ok(record)
+    }
+
+    /// Deletes a record (signing out).
+    pub async fn delete(&self, id: Uuid) -> Result<(), TokenError> {
+        Ok(self.kv.del(&Self::key(id)).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

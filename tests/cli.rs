@@ -1,0 +1,180 @@
+//! The `threelo` binary as an operator runs it: help, usage errors, check-config, gen-secret, a
+//! port in use, and a real `serve` whose logs must never hold a secret.
+
+mod support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use support::{RedisServer, browser_with_jar, env_for, free_port, start_emulator};
+
+fn threelo() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_threelo"));
+    // Only what a test passes explicitly: the developer's own THREELO_* must not leak in.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("THREELO_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String, String) {
+    let output = command.output().expect("threelo runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_explains_every_command() {
+    let (code, out, _) = run(threelo().arg("--help"));
+    assert_eq!(code, 0);
+    for command in ["serve", "demo", "check-config", "gen-secret", "--config"] {
+        assert!(out.contains(command), "{command} missing from --help");
+    }
+}
+
+#[test]
+fn an_unknown_command_is_a_usage_error() {
+    let (code, _, err) = run(threelo().arg("frobnicate"));
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown command or option `frobnicate`"), "{err}");
+}
+
+#[test]
+fn check_config_lists_every_problem_and_fails() {
+    let (code, out, err) = run(threelo()
+        .arg("check-config")
+        .env("THREELO_PUBLIC_URL", "not a url")
+        .env("THREELO_TOKEN_KEYS", "k1:c2hvcnQ=")
+        .env("THREELO_REDIS_URL", "http://x"));
+    assert_eq!(code, 1, "{out}");
+    for expected in [
+        "THREELO_CLIENT_ID",
+        "THREELO_CLIENT_SECRET",
+        "THREELO_SESSION_SECRET",
+        "THREELO_PUBLIC_URL",
+        "key `k1` decodes to 5 bytes, need 32",
+        "THREELO_REDIS_URL",
+    ] {
+        assert!(err.contains(expected), "{expected} missing in:\n{err}");
+    }
+}
+
+#[test]
+fn gen_secret_prints_values_that_check_config_accepts_and_shows_the_callback() {
+    let (code, out, _) = run(threelo().arg("gen-secret"));
+    assert_eq!(code, 0);
+    let mut command = threelo();
+    for line in out.lines().filter(|l| l.starts_with("THREELO_")) {
+        let (name, value) = line.split_once('=').unwrap();
+        command.env(name, value);
+    }
+    let (code, out, err) = run(command
+        .arg("check-config")
+        .env("THREELO_CLIENT_ID", "id")
+        .env("THREELO_CLIENT_SECRET", "secret")
+        .env("THREELO_PUBLIC_URL", "https://tools.example.com/atl/")
+        .env("THREELO_REDIS_URL", "redis://app:hunter2@redis.internal:6379/0"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("https://tools.example.com/atl/auth/callback"), "{out}");
+    assert!(out.contains("redis://app:****@redis.internal:6379/0"), "{out}");
+    assert!(!out.contains("hunter2") && !out.contains("secret\n"), "{out}");
+}
+
+#[test]
+fn secrets_can_come_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("client_secret");
+    std::fs::write(&file, "from-a-file\n").unwrap();
+    let (_, _, err) = run(threelo().arg("check-config").env("THREELO_CLIENT_SECRET_FILE", &file));
+    assert!(!err.contains("THREELO_CLIENT_SECRET:"), "{err}");
+    let (_, _, err) = run(threelo().arg("check-config").env("THREELO_CLIENT_SECRET_FILE", dir.path().join("missing")));
+    assert!(err.contains("THREELO_CLIENT_SECRET_FILE: cannot read"), "{err}");
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let (code, _, err) = run(threelo().arg("demo").env("THREELO_LISTEN", &address).stdin(Stdio::null()));
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("cannot listen on {address}")), "{err}");
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_until_up(url: &str, log: &tempfile::NamedTempFile) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if reqwest::get(url).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} did not come up; its log:\n{}", read(log));
+}
+
+fn read(log: &tempfile::NamedTempFile) -> String {
+    let mut text = String::new();
+    log.reopen().and_then(|mut f| f.read_to_string(&mut text)).expect("read the log");
+    text
+}
+
+#[tokio::test]
+async fn a_real_serve_never_logs_a_token_code_secret_or_cookie() {
+    let redis = RedisServer::start();
+    let emulator = start_emulator().await;
+    let port = free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    emulator.add_redirect_uri(&format!("{address}/auth/callback"));
+    let log_file = tempfile::NamedTempFile::new().unwrap();
+    let env = env_for(&address, &emulator, Some(&redis));
+    let mut command = threelo();
+    command.envs(env.clone()).env("THREELO_LISTEN", format!("127.0.0.1:{port}")).env("RUST_LOG", "debug");
+    let child = command
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(log_file.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let _running = Running(child);
+    wait_until_up(&format!("{address}/healthz"), &log_file).await;
+
+    let (client, jar) = browser_with_jar();
+    let callback = support::sign_in(&client, &format!("{address}/auth/login?return_to=/")).await;
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    let page = client.get(&address).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Signed in as"));
+    use reqwest::cookie::CookieStore;
+    let cookie = jar.cookies(&address.parse().unwrap()).unwrap().to_str().unwrap().to_owned();
+    let cookie_value = cookie.split_once('=').unwrap().1.to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let logs = read(&log_file);
+    assert!(logs.contains("signed in"), "the log is being captured:\n{logs}");
+    let mut secrets = emulator.issued_secrets();
+    secrets.push(cookie_value);
+    secrets.push(support::CLIENT_SECRET.to_owned());
+    for (name, value) in env {
+        if name == "THREELO_SESSION_SECRET" || name == "THREELO_TOKEN_KEYS" {
+            secrets.extend(value.split([',', ':']).filter(|part| part.len() > 8).map(str::to_owned));
+        }
+    }
+    for secret in secrets {
+        assert!(!logs.contains(&secret), "a secret leaked into the logs:\n{logs}");
+    }
+}

@@ -1,0 +1,108 @@
+//! The in-memory stores (`threelo demo`) and the Redis stores pass the same tests.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_session::storage::{SessionKey, SessionStore};
+use actix_web::cookie::time::Duration as CookieDuration;
+use secrecy::{ExposeSecret, SecretString};
+use support::RedisServer;
+use threelo::config::{RedisUrl, random_b64};
+use threelo::store::{Kv, MemoryKv, MemorySessionStore, SessionBackend, redis_pool};
+use threelo::tokens::{KeyRing, TokenError, TokenSet, TokenStore};
+
+/// Both backends, each with what keeps it alive.
+async fn backends() -> Vec<(&'static str, Kv, SessionBackend, Option<RedisServer>)> {
+    let redis = RedisServer::start();
+    let pool = redis_pool(&RedisUrl::parse(&redis.url()).unwrap()).unwrap();
+    let map = Arc::new(MemoryKv::default());
+    vec![
+        ("redis", Kv::Redis(pool.clone()), SessionBackend::redis(pool).await.unwrap(), Some(redis)),
+        ("memory", Kv::Memory(map.clone()), SessionBackend::Memory(MemorySessionStore::new(map)), None),
+    ]
+}
+
+#[tokio::test]
+async fn key_values_are_set_read_expired_and_deleted_alike() {
+    for (name, kv, _, _redis) in backends().await {
+        kv.ping().await.unwrap();
+        assert_eq!(kv.get("t:a").await.unwrap(), None, "{name}");
+        kv.set_ex("t:a", "1", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(kv.get("t:a").await.unwrap().as_deref(), Some("1"), "{name}");
+        kv.set_ex("t:short", "x", Duration::from_secs(1)).await.unwrap();
+        kv.del("t:a").await.unwrap();
+        kv.del("t:never-there").await.unwrap();
+        assert_eq!(kv.get("t:a").await.unwrap(), None, "{name}");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(kv.get("t:short").await.unwrap(), None, "{name}: expired");
+    }
+}
+
+fn state(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn sessions_are_saved_loaded_updated_and_deleted_alike() {
+    let ttl = CookieDuration::seconds(60);
+    for (name, _, store, _redis) in backends().await {
+        let key = store.save(state(&[("a", "\"1\"")]), &ttl).await.unwrap();
+        assert_eq!(store.load(&key).await.unwrap(), Some(state(&[("a", "\"1\"")])), "{name}");
+        let same = store.update(key, state(&[("a", "\"2\"")]), &ttl).await.unwrap();
+        assert_eq!(store.load(&same).await.unwrap(), Some(state(&[("a", "\"2\"")])), "{name}");
+        store.update_ttl(&same, &ttl).await.unwrap();
+        store.delete(&same).await.unwrap();
+        assert_eq!(store.load(&same).await.unwrap(), None, "{name}");
+
+        let unknown = SessionKey::try_from(random_b64(48).replace(['+', '/', '='], "x")).unwrap();
+        assert_eq!(store.load(&unknown).await.unwrap(), None, "{name}: unknown key");
+        let fresh = store.update(unknown, state(&[("b", "\"3\"")]), &ttl).await.unwrap();
+        assert_eq!(store.load(&fresh).await.unwrap(), Some(state(&[("b", "\"3\"")])), "{name}: an expired key gets a new one");
+    }
+}
+
+#[tokio::test]
+async fn unreadable_session_state_reads_as_no_session() {
+    for (name, kv, store, _redis) in backends().await {
+        let key = store.save(state(&[("a", "\"1\"")]), &CookieDuration::seconds(60)).await.unwrap();
+        kv.set_ex(&format!("threelo:session:{}", key.as_ref()), "not json", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(store.load(&key).await.unwrap(), None, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn token_records_are_sealed_opened_and_deleted_alike() {
+    let ring = Arc::new(KeyRing::parse(&format!("k1:{}", random_b64(32))).unwrap());
+    for (name, kv, _, _redis) in backends().await {
+        let tokens = TokenStore::new(kv.clone(), ring.clone(), Duration::from_secs(60));
+        let set = TokenSet {
+            access_token: SecretString::from("plain-access-token"),
+            refresh_token: Some(SecretString::from("plain-refresh-token")),
+            expires_at: 2_000_000_000,
+            scopes: vec!["read:me".into()],
+        };
+        let id = tokens.create("acct", set, 7).await.unwrap();
+        let stored = kv.get(&TokenStore::key(id)).await.unwrap().unwrap();
+        assert!(!stored.contains("plain-"), "{name}: {stored}");
+        let record = tokens.load(id, "acct").await.unwrap();
+        assert_eq!(record.tokens.access_token.expose_secret(), "plain-access-token", "{name}");
+        assert!(matches!(tokens.load(id, "someone-else").await, Err(TokenError::Unusable(_))), "{name}");
+        tokens.delete(id).await.unwrap();
+        assert!(matches!(tokens.load(id, "acct").await, Err(TokenError::Unusable(_))), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_redis_is_a_quick_unavailable_error_not_a_hang() {
+    let mut redis = RedisServer::start();
+    let kv = Kv::Redis(redis_pool(&RedisUrl::parse(&redis.url()).unwrap()).unwrap());
+    kv.ping().await.unwrap();
+    redis.stop();
+    assert!(kv.get("x").await.is_err());
+    assert!(kv.ping().await.is_err());
+    redis.restart();
+    kv.ping().await.unwrap();
+}

@@ -1,0 +1,110 @@
+//! A private redis-server per test: its own temp dir and port, stopped when dropped.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running redis-server that belongs to one test.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+impl RedisServer {
+    /// Starts redis-server, failing loudly when it is not installed.
+    pub fn start() -> RedisServer {
+        let dir = tempfile::tempdir().expect("temp dir for redis");
+        let mut server = RedisServer { child: None, port: free_port(), _dir: dir };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self._dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("cannot start redis-server ({err}). The tests need it: run `scripts/test`, which installs it, or `apt-get install redis-server`")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.connection().is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not answer on port {} within 10 s", self.port);
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn connection(&self) -> redis::RedisResult<redis::Connection> {
+        let client = redis::Client::open(self.url())?;
+        let mut conn = client.get_connection_with_timeout(Duration::from_millis(500))?;
+        redis::cmd("PING").query::<String>(&mut conn)?;
+        Ok(conn)
+    }
+
+    /// Every key with its value (strings as they are; other types rendered as text).
+    pub fn dump(&self) -> Vec<(String, String)> {
+        let mut conn = self.connection().expect("redis connection");
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
+        keys.into_iter()
+            .map(|key| {
+                let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).expect("TYPE");
+                let value = match kind.as_str() {
+                    "string" => redis::cmd("GET").arg(&key).query::<String>(&mut conn).expect("GET"),
+                    "set" => redis::cmd("SMEMBERS").arg(&key).query::<Vec<String>>(&mut conn).expect("SMEMBERS").join(" "),
+                    "hash" => redis::cmd("HGETALL").arg(&key).query::<Vec<String>>(&mut conn).expect("HGETALL").join(" "),
+                    "zset" => redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query::<Vec<String>>(&mut conn).expect("ZRANGE").join(" "),
+                    "list" => redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query::<Vec<String>>(&mut conn).expect("LRANGE").join(" "),
+                    other => format!("<{other}>"),
+                };
+                (key, value)
+            })
+            .collect()
+    }
+
+    /// The TTL of `key` in seconds (-1 none, -2 missing).
+    pub fn ttl(&self, key: &str) -> i64 {
+        let mut conn = self.connection().expect("redis connection");
+        redis::cmd("TTL").arg(key).query(&mut conn).expect("TTL")
+    }
+
+    /// Stops the server (for outage tests); `restart` brings it back on the same port.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (empty: the tests run it without persistence).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
