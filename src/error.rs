@@ -3,9 +3,9 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 
@@ -68,17 +68,67 @@ impl AppError {
         let retry = Some(("Sign in again", "/auth/login"));
         let home = Some(("Go to the start page", "/"));
         let (status, title, message, action) = match self {
-            AppError::SignInCancelled => (S::OK, "You cancelled the sign-in", "Nothing was shared with threelo. You can sign in whenever you like.", Some(("Try again", "/auth/login"))),
-            AppError::SignInExpired => (S::BAD_REQUEST, "This sign-in link has expired", "Sign-in links work once and only for a few minutes. Start again and it will work.", Some(("Start again", "/auth/login"))),
-            AppError::SignInMisconfigured(_) => (S::INTERNAL_SERVER_ERROR, "Sign-in is misconfigured", "Atlassian did not accept this threelo installation's credentials. The people who run threelo have been told; please try again later.", home),
-            AppError::SignInFailed(_) => (S::BAD_GATEWAY, "Sign-in failed, try again", "Atlassian could not complete the sign-in just now. Please try again.", retry),
-            AppError::BadRequest(_) => (S::BAD_REQUEST, "That request was not understood", "The address you followed is incomplete or malformed.", home),
-            AppError::CsrfRejected(_) => (S::FORBIDDEN, "That form has expired", "For your safety we only accept forms sent from this site's own, current pages. Reload the page and try again.", home),
-            AppError::NotFound => (S::NOT_FOUND, "Page not found", "There is nothing at this address.", home),
-            AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "Temporarily unavailable", "threelo cannot reach its storage right now. Please try again in a minute.", home),
-            AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Something went wrong", "An unexpected error occurred. It has been logged; please try again.", home),
+            AppError::SignInCancelled => (
+                S::OK,
+                "You cancelled the sign-in",
+                "Nothing was shared with threelo. You can sign in whenever you like.",
+                Some(("Try again", "/auth/login")),
+            ),
+            AppError::SignInExpired => (
+                S::BAD_REQUEST,
+                "This sign-in link has expired",
+                "Sign-in links work once and only for a few minutes. Start again and it will work.",
+                Some(("Start again", "/auth/login")),
+            ),
+            AppError::SignInMisconfigured(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "Sign-in is misconfigured",
+                "Atlassian did not accept this threelo installation's credentials. The people who run threelo have been told; please try again later.",
+                home,
+            ),
+            AppError::SignInFailed(_) => (
+                S::BAD_GATEWAY,
+                "Sign-in failed, try again",
+                "Atlassian could not complete the sign-in just now. Please try again.",
+                retry,
+            ),
+            AppError::BadRequest(_) => (
+                S::BAD_REQUEST,
+                "That request was not understood",
+                "The address you followed is incomplete or malformed.",
+                home,
+            ),
+            AppError::CsrfRejected(_) => (
+                S::FORBIDDEN,
+                "That form has expired",
+                "For your safety we only accept forms sent from this site's own, current pages. Reload the page and try again.",
+                home,
+            ),
+            AppError::NotFound => (
+                S::NOT_FOUND,
+                "Page not found",
+                "There is nothing at this address.",
+                home,
+            ),
+            AppError::Unavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "threelo cannot reach its storage right now. Please try again in a minute.",
+                home,
+            ),
+            AppError::Internal(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "An unexpected error occurred. It has been logged; please try again.",
+                home,
+            ),
         };
-        Page { status, title, message, action }
+        Page {
+            status,
+            title,
+            message,
+            action,
+        }
     }
 }
 
@@ -131,7 +181,9 @@ impl ResponseError for RenderedPage {
             .content_type("text/html; charset=utf-8")
             .body(self.html.clone());
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
         }
         response
     }
@@ -139,11 +191,21 @@ impl ResponseError for RenderedPage {
 
 fn render(base: &str, err: &AppError) -> RenderedPage {
     let page = err.page();
-    let action = page.action.map(|(label, route)| (label, format!("{base}{route}")));
-    let html = ErrorPage { base, title: page.title, message: page.message, action }
-        .render()
-        .unwrap_or_else(|_| page.title.to_owned());
-    RenderedPage { status: page.status, html }
+    let action = page
+        .action
+        .map(|(label, route)| (label, format!("{base}{route}")));
+    let html = ErrorPage {
+        base,
+        title: page.title,
+        message: page.message,
+        action,
+    }
+    .render()
+    .unwrap_or_else(|_| page.title.to_owned());
+    RenderedPage {
+        status: page.status,
+        html,
+    }
 }
 
 /// Middleware: turns every error (ours, actix's, a failing session store) into a designed page.
@@ -174,7 +236,9 @@ pub async fn render_error_pages(
             render(&base, err)
         }
         // actix's own errors, e.g. a query string or form that does not parse.
-        None if res.status().is_client_error() => render(&base, &AppError::BadRequest("rejected by the framework")),
+        None if res.status().is_client_error() => {
+            render(&base, &AppError::BadRequest("rejected by the framework"))
+        }
         None => {
             let err = AppError::Internal(anyhow::anyhow!("{error}"));
             log_error(&err);

@@ -65,7 +65,10 @@ pub fn random_token(bytes: usize) -> String {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Typed access to the actix session.
@@ -100,7 +103,11 @@ impl AppSession<'_> {
         if pending.len() >= MAX_PENDING {
             pending.drain(..=pending.len() - MAX_PENDING);
         }
-        pending.push(Pending { state_sha256: sha256_hex(state), return_to: return_to.to_owned(), created_at: now });
+        pending.push(Pending {
+            state_sha256: sha256_hex(state),
+            return_to: return_to.to_owned(),
+            created_at: now,
+        });
         self.0.insert(PENDING, pending)?;
         Ok(())
     }
@@ -128,14 +135,27 @@ impl AppSession<'_> {
 
     fn pending(&self, now: i64) -> Vec<Pending> {
         let mut pending: Vec<Pending> = self.0.get(PENDING).ok().flatten().unwrap_or_default();
-        pending.retain(|p| now - p.created_at <= PENDING_TTL.as_secs() as i64 && p.created_at <= now);
+        pending
+            .retain(|p| now - p.created_at <= PENDING_TTL.as_secs() as i64 && p.created_at <= now);
         pending
     }
 
     /// Signs the user in: a new session key (no fixation), keeping other tabs' pending sign-ins.
-    pub fn sign_in(&self, user: User, token_record: Uuid, sites: Vec<Site>) -> Result<SignedIn, AppError> {
+    pub fn sign_in(
+        &self,
+        user: User,
+        token_record: Uuid,
+        sites: Vec<Site>,
+    ) -> Result<SignedIn, AppError> {
         let now = unix_now();
-        let signed_in = SignedIn { user, token_record, sites, csrf: random_token(32), created_at: now, last_seen: now };
+        let signed_in = SignedIn {
+            user,
+            token_record,
+            sites,
+            csrf: random_token(32),
+            created_at: now,
+            last_seen: now,
+        };
         self.0.renew();
         self.0.insert(SIGNED_IN, &signed_in)?;
         Ok(signed_in)

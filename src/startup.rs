@@ -45,7 +45,11 @@ impl Application {
     }
 
     /// Builds the app on an already bound listener (tests bind port 0 and read the port first).
-    pub async fn build_on(listener: TcpListener, settings: Settings, storage: Storage) -> anyhow::Result<Application> {
+    pub async fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+        storage: Storage,
+    ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let (kv, sessions) = match storage {
             Storage::Redis(url) => {
@@ -54,13 +58,21 @@ impl Application {
             }
             Storage::Memory => {
                 let map = Arc::new(MemoryKv::default());
-                (Kv::Memory(map.clone()), SessionBackend::Memory(MemorySessionStore::new(map)))
+                (
+                    Kv::Memory(map.clone()),
+                    SessionBackend::Memory(MemorySessionStore::new(map)),
+                )
             }
         };
-        let key = Key::try_from(settings.session_secret_bytes())
-            .map_err(|_| anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes"))?;
+        let key = Key::try_from(settings.session_secret_bytes()).map_err(|_| {
+            anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes")
+        })?;
         let atlassian = web::Data::new(Atlassian::new(&settings)?);
-        let tokens = web::Data::new(TokenStore::new(kv.clone(), settings.token_keys.clone(), settings.session.lifetime));
+        let tokens = web::Data::new(TokenStore::new(
+            kv.clone(),
+            settings.token_keys.clone(),
+            settings.session.lifetime,
+        ));
         let kv = web::Data::new(kv);
         let settings = web::Data::new(settings);
 
@@ -85,7 +97,9 @@ impl Application {
                         .service(health::healthz)
                         .service(health::readyz),
                 )
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+                }))
                 .wrap(session_middleware(&settings, sessions.clone(), key.clone()))
                 .wrap(from_fn(render_error_pages))
                 .wrap(from_fn(telemetry::log_requests))
@@ -109,19 +123,33 @@ impl Application {
 
 /// The session cookie per DESIGN.md §3: `__Host-` and `Secure` over https at the root, the public
 /// path otherwise; HttpOnly; SameSite=Lax (Strict would drop it on Atlassian's redirect back).
-fn session_middleware(settings: &Settings, store: SessionBackend, key: Key) -> SessionMiddleware<SessionBackend> {
+fn session_middleware(
+    settings: &Settings,
+    store: SessionBackend,
+    key: Key,
+) -> SessionMiddleware<SessionBackend> {
     let public = &settings.public_url;
     let at_root = public.prefix().is_empty();
-    let name = if public.is_https() && at_root { "__Host-threelo" } else { "threelo" };
+    let name = if public.is_https() && at_root {
+        "__Host-threelo"
+    } else {
+        "threelo"
+    };
     SessionMiddleware::builder(store, key)
         .cookie_name(name.to_owned())
         .cookie_secure(public.is_https())
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
-        .cookie_path(if at_root { "/".to_owned() } else { public.prefix().to_owned() })
+        .cookie_path(if at_root {
+            "/".to_owned()
+        } else {
+            public.prefix().to_owned()
+        })
         .session_lifecycle(
             BrowserSession::default()
-                .state_ttl(actix_web::cookie::time::Duration::seconds(settings.session.idle_timeout.as_secs() as i64))
+                .state_ttl(actix_web::cookie::time::Duration::seconds(
+                    settings.session.idle_timeout.as_secs() as i64,
+                ))
                 .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
         )
         .build()

@@ -46,7 +46,7 @@ async fn the_whole_sign_in_greets_the_user_by_name_and_lists_their_sites() {
     let page = app.get("/").await.text().await.unwrap();
     assert!(page.contains("Signed in as Alice Example"), "{page}");
     for site in Emulator::sites() {
-        assert!(page.contains(&site.name), "site {} missing", site.name);
+        assert!(page.contains(site.name), "site {} missing", site.name);
     }
     assert_eq!(app.emulator.token_grants("authorization_code"), 1);
 }

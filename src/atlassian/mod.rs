@@ -61,7 +61,11 @@ impl Atlassian {
             .user_agent(concat!("threelo/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let oauth = OAuth::new(settings)?;
-        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth })
+        Ok(Atlassian {
+            http,
+            api_url: settings.api_url.clone(),
+            oauth,
+        })
     }
 
     /// The OAuth half: authorize URL and token exchange.
@@ -85,10 +89,15 @@ impl Atlassian {
 
     /// `GET /oauth/token/accessible-resources`: the sites the grant covers.
     pub async fn accessible_resources(&self, token: &SecretString) -> Result<Vec<Site>, ApiError> {
-        self.get_json(&self.api("/oauth/token/accessible-resources"), token).await
+        self.get_json(&self.api("/oauth/token/accessible-resources"), token)
+            .await
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: &str, token: &SecretString) -> Result<T, ApiError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        token: &SecretString,
+    ) -> Result<T, ApiError> {
         let response = self
             .http
             .get(url)
@@ -99,7 +108,10 @@ impl Atlassian {
             .map_err(classify_transport)?;
         let status = response.status();
         if status.is_success() {
-            return response.json().await.map_err(|err| ApiError::Decode(err.without_url().to_string()));
+            return response
+                .json()
+                .await
+                .map_err(|err| ApiError::Decode(err.without_url().to_string()));
         }
         let scope_header = response
             .headers()
@@ -111,7 +123,11 @@ impl Atlassian {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
         let body = response.text().await.unwrap_or_default();
-        Err(classify_status(status, scope_header || body.contains("scope does not match"), retry_after))
+        Err(classify_status(
+            status,
+            scope_header || body.contains("scope does not match"),
+            retry_after,
+        ))
     }
 }
 

@@ -26,17 +26,25 @@ struct CallbackParams {
 
 fn parse(query: &str) -> Result<CallbackParams, AppError> {
     if query.len() > MAX_QUERY {
-        return Err(AppError::BadRequest("the callback's query string is too long"));
+        return Err(AppError::BadRequest(
+            "the callback's query string is too long",
+        ));
     }
     let get = |name| -> Result<Option<String>, AppError> {
         let value = single_param(query, name)?;
         match value {
-            Some(v) if v.len() > MAX_PARAM => Err(AppError::BadRequest("a callback parameter is too long")),
+            Some(v) if v.len() > MAX_PARAM => {
+                Err(AppError::BadRequest("a callback parameter is too long"))
+            }
             Some(v) if v.is_empty() => Ok(None),
             other => Ok(other),
         }
     };
-    Ok(CallbackParams { code: get("code")?, state: get("state")?, error: get("error")? })
+    Ok(CallbackParams {
+        code: get("code")?,
+        state: get("state")?,
+        error: get("error")?,
+    })
 }
 
 #[get("/auth/callback")]
@@ -58,12 +66,20 @@ pub async fn callback(
         if error == "access_denied" {
             return Err(AppError::SignInCancelled);
         }
-        let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
         tracing::warn!(error = %code, "Atlassian returned an error to the callback");
-        return Err(AppError::BadRequest("Atlassian reported an error with this sign-in"));
+        return Err(AppError::BadRequest(
+            "Atlassian reported an error with this sign-in",
+        ));
     }
     let (Some(code), Some(state)) = (params.code, params.state) else {
-        return Err(AppError::BadRequest("the callback carries neither a code nor an error"));
+        return Err(AppError::BadRequest(
+            "the callback carries neither a code nor an error",
+        ));
     };
     let Some(return_to) = session.finish_sign_in(&state)? else {
         return Err(AppError::SignInExpired);
@@ -75,11 +91,19 @@ pub async fn callback(
         .await
         .map_err(exchange_failure)?;
     let (me, sites) = identify(&atlassian, &token_set).await?;
-    let record = tokens.create(&me.account_id, token_set, unix_now()).await.map_err(|err| match err {
-        TokenError::Unavailable(err) => AppError::Unavailable(err.to_string()),
-        other => AppError::Internal(other.into()),
-    })?;
-    let user = User { account_id: me.account_id, name: me.name, email: me.email, avatar_url: me.picture };
+    let record = tokens
+        .create(&me.account_id, token_set, unix_now())
+        .await
+        .map_err(|err| match err {
+            TokenError::Unavailable(err) => AppError::Unavailable(err.to_string()),
+            other => AppError::Internal(other.into()),
+        })?;
+    let user = User {
+        account_id: me.account_id,
+        name: me.name,
+        email: me.email,
+        avatar_url: me.picture,
+    };
     tracing::info!(account = %user.account_id, sites = sites.len(), "signed in");
     session.sign_in(user, record, sites)?;
     Ok(redirect_to(&settings, &return_to))
@@ -104,7 +128,9 @@ async fn identify(atlassian: &Atlassian, tokens: &TokenSet) -> Result<(Me, Vec<S
     };
     let me = me.map_err(|err| describe("reading the profile (/me)", err))?;
     if me.account_id.trim().is_empty() {
-        return Err(AppError::SignInFailed("/me returned no account id".to_owned()));
+        return Err(AppError::SignInFailed(
+            "/me returned no account id".to_owned(),
+        ));
     }
     let sites = sites.map_err(|err| describe("listing the sites (accessible-resources)", err))?;
     Ok((me, sites))

@@ -33,7 +33,9 @@ pub(crate) fn single_param(query: &str, name: &str) -> Result<Option<String>, Ap
 /// A 303 to one of our own paths, on the public URL (never a host taken from the request).
 pub(crate) fn redirect_to(settings: &Settings, path: &str) -> HttpResponse {
     let location = format!("{}{}", settings.public_url.origin(), path);
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 /// `GET /auth/login[?return_to=/path]`: starts a sign-in and sends the browser to Atlassian.
@@ -78,7 +80,10 @@ pub async fn logout(
     let app_session = AppSession(&session);
     if let Some(signed_in) = app_session.signed_in(&settings.session)? {
         csrf::check_token(&body, &signed_in.csrf)?;
-        tokens.delete(signed_in.token_record).await.map_err(|err| AppError::Unavailable(err.to_string()))?;
+        tokens
+            .delete(signed_in.token_record)
+            .await
+            .map_err(|err| AppError::Unavailable(err.to_string()))?;
         tracing::info!(account = %signed_in.user.account_id, "signed out");
     }
     app_session.sign_out();

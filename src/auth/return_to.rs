@@ -21,7 +21,10 @@ impl ReturnTo {
         }
         // Control characters (CR/LF header splitting), backslashes (browsers read `/\evil` as
         // `//evil`) and anything non-ASCII are refused outright.
-        if raw.chars().any(|c| c.is_control() || c == '\\' || !c.is_ascii() || c == ' ') {
+        if raw
+            .chars()
+            .any(|c| c.is_control() || c == '\\' || !c.is_ascii() || c == ' ')
+        {
             return None;
         }
         if !raw.starts_with('/') || raw.starts_with("//") {
@@ -33,12 +36,18 @@ impl ReturnTo {
         if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
             return None;
         }
-        if raw.split(['?', '#']).next().is_some_and(|path| path.split('/').any(|seg| seg == ".." || seg == ".")) {
+        if raw
+            .split(['?', '#'])
+            .next()
+            .is_some_and(|path| path.split('/').any(|seg| seg == ".." || seg == "."))
+        {
             return None;
         }
         let under_prefix = prefix.is_empty()
             || raw == prefix
-            || raw.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(['/', '?', '#']));
+            || raw
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with(['/', '?', '#']));
         under_prefix.then(|| ReturnTo(raw.to_owned()))
     }
 
@@ -64,9 +73,24 @@ mod tests {
     fn open_redirects_and_junk_are_refused() {
         let long = format!("/{}", "a".repeat(600));
         for bad in [
-            "//evil.example", "https://evil.example", "/\\evil", "\\\\evil", "%2F%2Fevil.example", "/%2F%2Fevil",
-            "/%5cevil", "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1", "/ok\n", "", "sites", long.as_str(),
-            "/../etc", "/a/./b", "/é", "/a b", "///evil",
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "\\\\evil",
+            "%2F%2Fevil.example",
+            "/%2F%2Fevil",
+            "/%5cevil",
+            "javascript:alert(1)",
+            "/ok\r\nSet-Cookie: x=1",
+            "/ok\n",
+            "",
+            "sites",
+            long.as_str(),
+            "/../etc",
+            "/a/./b",
+            "/é",
+            "/a b",
+            "///evil",
         ] {
             assert!(ReturnTo::parse(bad, "").is_none(), "{bad:?} was accepted");
         }

@@ -14,11 +14,19 @@ pub struct PublicUrl {
 impl PublicUrl {
     /// Parses and normalises `https://host[:port][/prefix][/]`.
     pub fn parse(text: &str) -> Result<PublicUrl, String> {
-        let url = Url::parse(text).map_err(|err| format!("`{text}` is not an absolute URL ({err}); use e.g. https://tools.example.com/atl"))?;
+        let url = Url::parse(text).map_err(|err| {
+            format!(
+                "`{text}` is not an absolute URL ({err}); use e.g. https://tools.example.com/atl"
+            )
+        })?;
         let https = match url.scheme() {
             "https" => true,
             "http" => false,
-            _ => return Err(format!("`{text}` is not an http(s) URL; use e.g. https://tools.example.com/atl")),
+            _ => {
+                return Err(format!(
+                    "`{text}` is not an http(s) URL; use e.g. https://tools.example.com/atl"
+                ));
+            }
         };
         if url.host_str().is_none() {
             return Err(format!("`{text}` has no host"));
@@ -31,7 +39,11 @@ impl PublicUrl {
         }
         let prefix = url.path().trim_end_matches('/').to_owned();
         let origin = url.origin().ascii_serialization();
-        Ok(PublicUrl { origin, prefix, https })
+        Ok(PublicUrl {
+            origin,
+            prefix,
+            https,
+        })
     }
 
     /// `scheme://host[:port]`, for Origin checks.
@@ -79,7 +91,10 @@ mod tests {
     fn a_prefix_is_kept_without_its_trailing_slash() {
         let url = PublicUrl::parse("https://Tools.Example.com/atl/").unwrap();
         assert_eq!(url.prefix(), "/atl");
-        assert_eq!(url.callback_url(), "https://tools.example.com/atl/auth/callback");
+        assert_eq!(
+            url.callback_url(),
+            "https://tools.example.com/atl/auth/callback"
+        );
         assert_eq!(url.path("/"), "/atl/");
         assert!(url.is_https());
     }
@@ -94,7 +109,13 @@ mod tests {
 
     #[test]
     fn relative_or_odd_urls_are_refused() {
-        for bad in ["localhost:8080", "/atl", "ftp://x.example", "https://x.example/?a=1", "https://u:p@x.example"] {
+        for bad in [
+            "localhost:8080",
+            "/atl",
+            "ftp://x.example",
+            "https://x.example/?a=1",
+            "https://u:p@x.example",
+        ] {
             assert!(PublicUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -71,9 +71,10 @@ impl RawConfig {
         if let Some(path) = file {
             match std::fs::read_to_string(path) {
                 Ok(text) => raw.merge_toml(&text, &path.display().to_string()),
-                Err(err) => raw
-                    .problems
-                    .push(format!("config file {}: cannot read it: {err}", path.display())),
+                Err(err) => raw.problems.push(format!(
+                    "config file {}: cannot read it: {err}",
+                    path.display()
+                )),
             }
         }
         raw.merge_env(env);
@@ -96,8 +97,10 @@ impl RawConfig {
         };
         for (key, value) in table {
             let Some((key, from_file)) = known_key(&key) else {
-                self.problems
-                    .push(format!("{origin}: unknown key `{key}` (known keys: {})", KEYS.join(", ")));
+                self.problems.push(format!(
+                    "{origin}: unknown key `{key}` (known keys: {})",
+                    KEYS.join(", ")
+                ));
                 continue;
             };
             let text = match value {
@@ -144,7 +147,10 @@ impl RawConfig {
             let Some((key, from_file)) = known_key(&lower) else {
                 self.problems.push(format!(
                     "{name}: not a threelo setting (check the spelling; settings are: {})",
-                    KEYS.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ")
+                    KEYS.iter()
+                        .map(|k| env_name(k))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
                 continue;
             };
@@ -152,7 +158,13 @@ impl RawConfig {
         }
     }
 
-    fn set_maybe_from_file(&mut self, key: &'static str, from_file: bool, value: String, origin: String) {
+    fn set_maybe_from_file(
+        &mut self,
+        key: &'static str,
+        from_file: bool,
+        value: String,
+        origin: String,
+    ) {
         if !from_file {
             self.set(key, value, origin);
             return;
@@ -203,14 +215,22 @@ mod tests {
     #[test]
     fn a_misspelt_variable_is_a_problem_not_a_silent_default() {
         let raw = RawConfig::load(None, env(&[("THREELO_CLIENT_SECERT", "x")]));
-        assert!(raw.problems[0].contains("THREELO_CLIENT_SECERT"), "{:?}", raw.problems);
+        assert!(
+            raw.problems[0].contains("THREELO_CLIENT_SECERT"),
+            "{:?}",
+            raw.problems
+        );
     }
 
     #[test]
     fn a_file_layer_sits_between_defaults_and_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("threelo.toml");
-        std::fs::write(&path, "listen = \"1.2.3.4:1\"\nscopes = [\"read:me\", \"offline_access\"]\nbogus = 1\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"1.2.3.4:1\"\nscopes = [\"read:me\", \"offline_access\"]\nbogus = 1\n",
+        )
+        .unwrap();
         let secret = dir.path().join("secret");
         std::fs::write(&secret, "s3cret\n").unwrap();
         let raw = RawConfig::load(

@@ -25,11 +25,20 @@ struct Dashboard<'a> {
 }
 
 #[get("/")]
-pub async fn home(session: Session, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
+pub async fn home(
+    session: Session,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
     let page = match AppSession(&session).signed_in(&settings.session)? {
         None => Landing { base }.render(),
-        Some(signed_in) => Dashboard { base, user: signed_in.user, csrf: signed_in.csrf, sites: signed_in.sites }.render(),
+        Some(signed_in) => Dashboard {
+            base,
+            user: signed_in.user,
+            csrf: signed_in.csrf,
+            sites: signed_in.sites,
+        }
+        .render(),
     };
     let html = page.map_err(|err| AppError::Internal(err.into()))?;
     Ok(HttpResponse::Ok()

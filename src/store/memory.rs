@@ -23,7 +23,9 @@ impl MemoryKv {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the map half-written (every change is one
         // insert or remove), so a poisoned lock is still safe to use.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The live value at `key`.
@@ -45,11 +47,13 @@ impl MemoryKv {
     pub fn set(&self, key: &str, value: String, ttl: Duration) {
         let mut inner = self.lock();
         inner.writes += 1;
-        if inner.writes % SWEEP_EVERY == 0 {
+        if inner.writes.is_multiple_of(SWEEP_EVERY) {
             let now = Instant::now();
             inner.entries.retain(|_, (_, expires)| *expires > now);
         }
-        inner.entries.insert(key.to_owned(), (value, Instant::now() + ttl));
+        inner
+            .entries
+            .insert(key.to_owned(), (value, Instant::now() + ttl));
     }
 
     /// Moves the expiry of a live `key`; false when it is absent.

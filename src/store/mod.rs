@@ -78,8 +78,13 @@ impl Kv {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let work = async {
-            let conn = pool.get().await.map_err(|err| StoreError(format!("no Redis connection: {err}")))?;
-            call(conn).await.map_err(|err| StoreError(format!("Redis command failed: {err}")))
+            let conn = pool
+                .get()
+                .await
+                .map_err(|err| StoreError(format!("no Redis connection: {err}")))?;
+            call(conn)
+                .await
+                .map_err(|err| StoreError(format!("Redis command failed: {err}")))
         };
         tokio::time::timeout(REDIS_DEADLINE, work)
             .await
@@ -89,7 +94,9 @@ impl Kv {
     /// The value at `key`.
     pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self {
-            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.get(key).await }).await,
+            Kv::Redis(pool) => {
+                Self::redis_call(pool, |mut c| async move { c.get(key).await }).await
+            }
             Kv::Memory(map) => Ok(map.get(key)),
         }
     }
@@ -98,7 +105,13 @@ impl Kv {
     pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
         let secs = ttl.as_secs().max(1);
         match self {
-            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.set_ex(key, value, secs).await }).await,
+            Kv::Redis(pool) => {
+                Self::redis_call(
+                    pool,
+                    |mut c| async move { c.set_ex(key, value, secs).await },
+                )
+                .await
+            }
             Kv::Memory(map) => {
                 map.set(key, value.to_owned(), Duration::from_secs(secs));
                 Ok(())
@@ -109,7 +122,9 @@ impl Kv {
     /// Deletes `key` (absent is fine).
     pub async fn del(&self, key: &str) -> Result<(), StoreError> {
         match self {
-            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.del::<_, ()>(key).await }).await,
+            Kv::Redis(pool) => {
+                Self::redis_call(pool, |mut c| async move { c.del::<_, ()>(key).await }).await
+            }
             Kv::Memory(map) => {
                 map.remove(key);
                 Ok(())
@@ -121,7 +136,10 @@ impl Kv {
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Kv::Redis(pool) => {
-                Self::redis_call(pool, |mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await }).await
+                Self::redis_call(pool, |mut c| async move {
+                    redis::cmd("PING").query_async::<()>(&mut c).await
+                })
+                .await
             }
             Kv::Memory(_) => Ok(()),
         }

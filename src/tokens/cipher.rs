@@ -60,7 +60,11 @@ impl KeyRing {
                 continue;
             };
             let id = id.trim();
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 problems.push(format!(
                     "entry {}: key id must be letters, digits, - or _ (like `k1`)",
                     index + 1
@@ -68,7 +72,9 @@ impl KeyRing {
                 continue;
             }
             if keys.iter().any(|k: &RingKey| k.id == id) {
-                problems.push(format!("key id `{id}` appears twice; each key needs its own id"));
+                problems.push(format!(
+                    "key id `{id}` appears twice; each key needs its own id"
+                ));
                 continue;
             }
             match STANDARD.decode(encoded.trim()) {
@@ -88,7 +94,11 @@ impl KeyRing {
         if problems.is_empty() && keys.is_empty() {
             problems.push("no keys; generate one with `threelo gen-secret`".to_owned());
         }
-        if problems.is_empty() { Ok(KeyRing { keys }) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(KeyRing { keys })
+        } else {
+            Err(problems)
+        }
     }
 
     /// A ring of one fresh random key (for `threelo demo`, whose records die with the process).
@@ -118,7 +128,13 @@ impl KeyRing {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = key
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| SealError)?;
         let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         blob.extend_from_slice(&nonce);
@@ -143,9 +159,18 @@ impl KeyRing {
         let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
         let plaintext = self.keys[position]
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .map_err(|_| OpenError::Forged)?;
-        Ok(Opened { plaintext, sealed_with_active_key: position == 0 })
+        Ok(Opened {
+            plaintext,
+            sealed_with_active_key: position == 0,
+        })
     }
 }
 
@@ -180,14 +205,20 @@ mod tests {
     #[test]
     fn sealing_twice_gives_different_ciphertexts() {
         let ring = ring(&format!("k1:{}", key(1)));
-        assert_ne!(ring.seal(b"x", b"a").unwrap(), ring.seal(b"x", b"a").unwrap());
+        assert_ne!(
+            ring.seal(b"x", b"a").unwrap(),
+            ring.seal(b"x", b"a").unwrap()
+        );
     }
 
     #[test]
     fn wrong_aad_is_rejected() {
         let ring = ring(&format!("k1:{}", key(1)));
         let sealed = ring.seal(b"secret", b"record-1").unwrap();
-        assert_eq!(ring.open(&sealed, b"record-2").err(), Some(OpenError::Forged));
+        assert_eq!(
+            ring.open(&sealed, b"record-2").err(),
+            Some(OpenError::Forged)
+        );
     }
 
     #[test]
@@ -201,8 +232,14 @@ mod tests {
         let tampered = format!("{id}.{}", URL_SAFE_NO_PAD.encode(blob));
         assert_eq!(ring.open(&tampered, b"aad").err(), Some(OpenError::Forged));
         assert_eq!(ring.open("k1.!!", b"aad").err(), Some(OpenError::Malformed));
-        assert_eq!(ring.open("no-dot", b"aad").err(), Some(OpenError::Malformed));
-        assert_eq!(ring.open("k1.AAAA", b"aad").err(), Some(OpenError::Malformed));
+        assert_eq!(
+            ring.open("no-dot", b"aad").err(),
+            Some(OpenError::Malformed)
+        );
+        assert_eq!(
+            ring.open("k1.AAAA", b"aad").err(),
+            Some(OpenError::Malformed)
+        );
     }
 
     #[test]
@@ -210,7 +247,10 @@ mod tests {
         let old = ring(&format!("old:{}", key(1)));
         let new = ring(&format!("new:{}", key(2)));
         let sealed = old.seal(b"secret", b"aad").unwrap();
-        assert_eq!(new.open(&sealed, b"aad").err(), Some(OpenError::UnknownKey("old".into())));
+        assert_eq!(
+            new.open(&sealed, b"aad").err(),
+            Some(OpenError::UnknownKey("old".into()))
+        );
     }
 
     #[test]
@@ -220,13 +260,17 @@ mod tests {
         let after = ring(&format!("k2:{},k1:{}", key(2), key(1)));
         let opened = after.open(&sealed_before, b"aad").unwrap();
         assert_eq!(opened.plaintext, b"secret");
-        assert!(!opened.sealed_with_active_key, "old records must be flagged for resealing");
+        assert!(
+            !opened.sealed_with_active_key,
+            "old records must be flagged for resealing"
+        );
         assert!(after.seal(b"x", b"aad").unwrap().starts_with("k2."));
     }
 
     #[test]
     fn a_key_of_the_wrong_length_names_the_fix() {
-        let problems = KeyRing::parse(&format!("k1:{},k2:nope!,bad", STANDARD.encode([0u8; 16]))).unwrap_err();
+        let problems =
+            KeyRing::parse(&format!("k1:{},k2:nope!,bad", STANDARD.encode([0u8; 16]))).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].contains("`k1` decodes to 16 bytes, need 32"));
         assert!(problems[0].contains("threelo gen-secret"));

@@ -16,6 +16,7 @@ use threelo::config::{Mode, RawConfig, Settings, random_b64};
 use threelo::emulator::{ConsentMode, Emulator, EmulatorConfig};
 use threelo::startup::{Application, Storage};
 
+#[allow(unused_imports)] // not every test binary needs both
 pub use self::redis::{RedisServer, free_port};
 
 pub const CLIENT_ID: &str = "threelo-test-client";
