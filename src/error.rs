@@ -14,6 +14,9 @@ use crate::config::Settings;
 /// What went wrong, as the user should see it.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The page needs a signed-in user; carries the path to come back to.
+    #[error("sign-in required")]
+    SignInRequired(String),
     /// The user pressed Cancel on Atlassian's consent screen.
     #[error("the user cancelled the sign-in")]
     SignInCancelled,
@@ -68,6 +71,8 @@ impl AppError {
         let retry = Some(("Sign in again", "/auth/login"));
         let home = Some(("Go to the start page", "/"));
         let (status, title, message, action) = match self {
+            // Normally answered with a redirect by `render_error_pages`; this page is the fallback.
+            AppError::SignInRequired(_) => (S::UNAUTHORIZED, "Please sign in", "This page shows your Atlassian work, so you need to sign in first.", Some(("Sign in with Atlassian", "/auth/login"))),
             AppError::SignInCancelled => (
                 S::OK,
                 "You cancelled the sign-in",
@@ -208,16 +213,24 @@ fn render(base: &str, err: &AppError) -> RenderedPage {
     }
 }
 
+/// Sends a signed-out visitor to sign in, and back to `here` afterwards.
+fn sign_in_redirect(settings: &Settings, here: &str) -> HttpResponse {
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("return_to", here).finish();
+    let location = format!("{}?{query}", settings.public_url.absolute("/auth/login"));
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
 /// Middleware: turns every error (ours, actix's, a failing session store) into a designed page.
 pub async fn render_error_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // Not `req.request().clone()`: routing needs the request unshared.
-    let base = req
-        .app_data::<web::Data<Settings>>()
-        .map(|s| s.public_url.prefix().to_owned())
-        .unwrap_or_default();
+    let settings = req.app_data::<web::Data<Settings>>().cloned();
+    let base = settings.as_ref().map(|s| s.public_url.prefix().to_owned()).unwrap_or_default();
     let res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
         // Only the session middleware fails this way: its store (Redis) is unreachable.
@@ -230,24 +243,24 @@ pub async fn render_error_pages(
     let Some(error) = res.response().error() else {
         return Ok(res);
     };
-    let page = match error.as_error::<AppError>() {
-        Some(err) => {
+    let mut page = match (error.as_error::<AppError>(), settings.as_deref()) {
+        (Some(AppError::SignInRequired(here)), Some(settings)) => sign_in_redirect(settings, here),
+        (Some(err), _) => {
             log_error(err);
-            render(&base, err)
+            render(&base, err).error_response()
         }
         // actix's own errors, e.g. a query string or form that does not parse.
-        None if res.status().is_client_error() => {
-            render(&base, &AppError::BadRequest("rejected by the framework"))
+        (None, _) if res.status().is_client_error() => {
+            render(&base, &AppError::BadRequest("rejected by the framework")).error_response()
         }
-        None => {
+        (None, _) => {
             let err = AppError::Internal(anyhow::anyhow!("{error}"));
             log_error(&err);
-            render(&base, &err)
+            render(&base, &err).error_response()
         }
     };
     let (req, res) = res.into_parts();
-    let mut page = page.error_response();
-    // Keep cookies the handler set or cleared (signing out must still clear the cookie).
+    // Keep cookies the handler set or cleared (an ended session must still clear its cookie).
     for value in res.headers().get_all(header::SET_COOKIE) {
         page.headers_mut().append(header::SET_COOKIE, value.clone());
     }

@@ -49,6 +49,16 @@ pub struct SignedIn {
     pub last_seen: i64,
 }
 
+/// What a session is, as of this request.
+pub enum Liveness {
+    /// Nobody signed in.
+    Anonymous,
+    /// Signed in; `touched` says whether this request moved `last_seen` (a session write).
+    Live { signed_in: SignedIn, touched: bool },
+    /// It was signed in but timed out just now; the session is already purged.
+    Ended(SignedIn),
+}
+
 /// A sign-in started by `/auth/login` and not yet completed. Only a hash of `state` is kept.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Pending {
@@ -76,24 +86,29 @@ pub struct AppSession<'a>(pub &'a Session);
 
 impl AppSession<'_> {
     /// The signed-in user, if the session is live. Enforces the idle timeout and the absolute
-    /// lifetime on the server; an ended session is purged and reads as signed out.
-    pub fn signed_in(&self, limits: &SessionSettings) -> Result<Option<SignedIn>, AppError> {
+    /// lifetime on the server: a session past either is purged here.
+    pub fn signed_in(&self, limits: &SessionSettings) -> Result<Liveness, AppError> {
         let Ok(Some(mut signed_in)) = self.0.get::<SignedIn>(SIGNED_IN) else {
-            return Ok(None);
+            return Ok(Liveness::Anonymous);
         };
         let now = unix_now();
-        let idle = now - signed_in.last_seen > limits.idle_timeout.as_secs() as i64;
+        let idle_limit = limits.idle_timeout.as_secs() as i64;
+        let idle = now - signed_in.last_seen > idle_limit;
         let too_old = now - signed_in.created_at > limits.lifetime.as_secs() as i64;
         if idle || too_old {
             tracing::info!(account = %signed_in.user.account_id, idle, too_old, "session ended by timeout");
             self.0.purge();
-            return Ok(None);
+            return Ok(Liveness::Ended(signed_in));
         }
-        if now - signed_in.last_seen >= LAST_SEEN_GRANULARITY {
+        // Writing last_seen on every request would turn every page view into a Redis write; a
+        // coarse clock is enough, as long as it is fine compared with the idle timeout.
+        let granularity = LAST_SEEN_GRANULARITY.min(idle_limit / 4);
+        let touched = now - signed_in.last_seen >= granularity.max(1);
+        if touched {
             signed_in.last_seen = now;
             self.0.insert(SIGNED_IN, &signed_in)?;
         }
-        Ok(Some(signed_in))
+        Ok(Liveness::Live { signed_in, touched })
     }
 
     /// Records a new pending sign-in for `state`, dropping expired and the oldest beyond the cap.

@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::atlassian::Atlassian;
 use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
+use crate::session_index::SessionIndex;
 use crate::store::{Kv, MemoryKv, MemorySessionStore, SessionBackend, redis_pool};
 use crate::tokens::TokenStore;
 use crate::{auth, health, pages, telemetry};
@@ -73,6 +74,7 @@ impl Application {
             settings.token_keys.clone(),
             settings.session.lifetime,
         ));
+        let index = web::Data::new(SessionIndex::new(kv.clone(), settings.session));
         let kv = web::Data::new(kv);
         let settings = web::Data::new(settings);
 
@@ -86,10 +88,14 @@ impl Application {
                 .app_data(settings.clone())
                 .app_data(atlassian.clone())
                 .app_data(tokens.clone())
+                .app_data(index.clone())
                 .app_data(kv.clone())
                 .service(
                     web::scope(&prefix)
                         .service(pages::home::home)
+                        .service(pages::account::account)
+                        .service(pages::account::end_session)
+                        .service(pages::account::end_other_sessions)
                         .service(pages::stylesheet)
                         .service(auth::login)
                         .service(auth::callback::callback)

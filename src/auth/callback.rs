@@ -4,12 +4,13 @@
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
-use super::{redirect_to, single_param};
+use super::{redirect_to, session_info, single_param};
 use crate::atlassian::{ApiError, Atlassian, ExchangeError, Me, Site};
 use crate::clock::unix_now;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::session::{AppSession, User};
+use crate::session_index::SessionIndex;
 use crate::tokens::{TokenError, TokenSet, TokenStore};
 
 /// Longer query strings are refused before anything is parsed.
@@ -54,6 +55,7 @@ pub async fn callback(
     settings: web::Data<Settings>,
     atlassian: web::Data<Atlassian>,
     tokens: web::Data<TokenStore>,
+    index: web::Data<SessionIndex>,
 ) -> Result<HttpResponse, AppError> {
     let params = parse(req.query_string())?;
     let session = AppSession(&session);
@@ -105,7 +107,9 @@ pub async fn callback(
         avatar_url: me.picture,
     };
     tracing::info!(account = %user.account_id, sites = sites.len(), "signed in");
-    session.sign_in(user, record, sites)?;
+    let signed_in = session.sign_in(user, record, sites)?;
+    let info = session_info(&req, &settings, &signed_in);
+    index.record(&signed_in.user.account_id, record, &info).await?;
     Ok(redirect_to(&settings, &return_to))
 }
 

@@ -2,18 +2,22 @@
 
 pub mod callback;
 mod csrf;
+mod current;
 mod return_to;
 
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
+pub use csrf::{check_origin, check_token};
+pub use current::{Current, MaybeSignedIn, SignedInUser, session_info, token_error};
 pub use return_to::ReturnTo;
 
 use crate::atlassian::Atlassian;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::session::{AppSession, random_token};
+use crate::session_index::SessionIndex;
 use crate::tokens::TokenStore;
 
 /// The value of query parameter `name`, if it appears exactly once.
@@ -31,7 +35,7 @@ pub(crate) fn single_param(query: &str, name: &str) -> Result<Option<String>, Ap
 }
 
 /// A 303 to one of our own paths, on the public URL (never a host taken from the request).
-pub(crate) fn redirect_to(settings: &Settings, path: &str) -> HttpResponse {
+pub fn redirect_to(settings: &Settings, path: &str) -> HttpResponse {
     let location = format!("{}{}", settings.public_url.origin(), path);
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
@@ -42,6 +46,7 @@ pub(crate) fn redirect_to(settings: &Settings, path: &str) -> HttpResponse {
 #[get("/auth/login")]
 pub async fn login(
     req: HttpRequest,
+    user: MaybeSignedIn,
     session: Session,
     settings: web::Data<Settings>,
     atlassian: web::Data<Atlassian>,
@@ -54,12 +59,11 @@ pub async fn login(
         .flatten()
         .and_then(|raw| ReturnTo::parse(&raw, prefix))
         .unwrap_or_else(|| ReturnTo::home(prefix));
-    let session = AppSession(&session);
-    if session.signed_in(&settings.session)?.is_some() {
+    if user.0.is_some() {
         return Ok(redirect_to(&settings, return_to.as_str()));
     }
     let state = random_token(32);
-    session.begin_sign_in(&state, return_to.as_str())?;
+    AppSession(&session).begin_sign_in(&state, return_to.as_str())?;
     let url = atlassian.oauth().authorize_url(&state);
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url))
@@ -72,20 +76,20 @@ pub async fn login(
 pub async fn logout(
     req: HttpRequest,
     body: web::Bytes,
+    user: MaybeSignedIn,
     session: Session,
     settings: web::Data<Settings>,
     tokens: web::Data<TokenStore>,
+    index: web::Data<SessionIndex>,
 ) -> Result<HttpResponse, AppError> {
-    csrf::check_origin(&req, &settings)?;
-    let app_session = AppSession(&session);
-    if let Some(signed_in) = app_session.signed_in(&settings.session)? {
-        csrf::check_token(&body, &signed_in.csrf)?;
-        tokens
-            .delete(signed_in.token_record)
-            .await
-            .map_err(|err| AppError::Unavailable(err.to_string()))?;
+    check_origin(&req, &settings)?;
+    if let Some(current) = user.0 {
+        let signed_in = current.signed_in;
+        check_token(&body, &signed_in.csrf)?;
+        tokens.delete(signed_in.token_record).await.map_err(token_error)?;
+        index.remove(&signed_in.user.account_id, signed_in.token_record).await?;
         tracing::info!(account = %signed_in.user.account_id, "signed out");
     }
-    app_session.sign_out();
+    AppSession(&session).sign_out();
     Ok(redirect_to(&settings, &settings.public_url.path("/")))
 }

@@ -232,7 +232,7 @@ fn consent_page(request: &AuthRequest) -> HttpResponse {
             sites: if u.sites.is_empty() {
                 "no Atlassian sites".to_owned()
             } else {
-                u.sites.join(", ")
+                format!("sites: {}", u.sites.join(", "))
             },
             checked: i == 0,
         })

@@ -69,7 +69,7 @@ pub enum ConsentMode {
     Cancel,
 }
 
-/// A canned failure answered instead of the endpoint (see [`Emulator::inject`]).
+/// A canned failure answered instead of the endpoint (see [`Emulator::inject`](super::Emulator::inject)).
 #[derive(Clone, Copy, Debug)]
 pub struct Fault {
     /// HTTP status to answer, e.g. 429, 503, 500.

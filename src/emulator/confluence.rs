@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::api::{Caller, authenticate};
 use super::http::{ApiError, Params, decode_cursor, encode_cursor};
 use super::scopes::Product;
-use super::seed::SeedSite;
+use super::seed::{ALICE_ID, SeedSite};
 use super::seed_wiki::{PAGES, Page, SPACES, Space};
 use super::state::State;
 
@@ -92,7 +92,7 @@ impl Listing {
 fn space_json(space: &Space) -> Value {
     json!({
         "id": space.id, "key": space.key, "name": space.name, "type": "global", "status": "current",
-        "homepageId": space.homepage_id, "authorId": "712020:6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f",
+        "homepageId": space.homepage_id, "authorId": ALICE_ID,
         "createdAt": "2026-09-01T08:00:00.000Z", "description": null, "icon": null,
         "_links": {"webui": format!("/spaces/{}", space.key)},
     })

@@ -6,10 +6,12 @@
 //! Atlassian's statuses and error bodies (see `shared/ATLASSIAN.md`), so `threelo demo` and
 //! the integration tests exercise the same failure paths the real service produces.
 //!
-//! Layout: [`seed`] (fixed users, sites, issues, pages), `state` (clock, knobs, request log),
-//! `grants` (codes, grants, token rotation), `auth` (authorize + consent), `token`
-//! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` + `jql`,
-//! `confluence`, `observe` (fault injection, latency, request log).
+//! Layout: `config` (the public knobs and records), `seed` + `seed_jira` + `seed_adf` +
+//! `seed_wiki` (fixed users, sites, issues, pages), `state` (clock, knobs, request log),
+//! `grants` (codes, grants, token rotation), `auth` (authorize + consent screen), `token`
+//! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
+//! `jira_json` + `jql`, `confluence`, `observe` (latency, faults, request log), `http`
+//! (parameters, error bodies, cursors), `scopes` (known scopes and their words).
 
 mod api;
 mod auth;

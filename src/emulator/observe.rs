@@ -33,6 +33,8 @@ pub(crate) async fn observe(
         tokio::time::sleep(delay).await;
     }
     let log = |status: StatusCode, grant_type: Option<String>| {
+        // Path only: the query of `/authorize` or a callback is no business of a log line.
+        tracing::debug!(target: "threelo::emulator", %method, %path, status = status.as_u16(), "emulated Atlassian request");
         let entry = LoggedRequest {
             method: method.clone(),
             path: path.clone(),
@@ -70,15 +72,14 @@ fn fault_response(fault: Fault) -> HttpResponse {
     }
     let message = match status {
         StatusCode::TOO_MANY_REQUESTS => {
-            let wait = fault.retry_after.unwrap_or(60);
+            let wait = i64::try_from(fault.retry_after.unwrap_or(60)).unwrap_or(i64::MAX);
             let reset = time::OffsetDateTime::now_utc()
-                + time::Duration::seconds(i64::try_from(wait).unwrap_or(60));
+                .checked_add(time::Duration::seconds(wait))
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_default();
             res.insert_header(("X-RateLimit-Limit", "100"))
                 .insert_header(("X-RateLimit-Remaining", "0"))
-                .insert_header((
-                    "X-RateLimit-Reset",
-                    reset.format(&Rfc3339).unwrap_or_default(),
-                ))
+                .insert_header(("X-RateLimit-Reset", reset))
                 .insert_header(("RateLimit-Reason", "jira-burst-based"));
             "Rate limit exceeded.".to_owned()
         }

@@ -46,11 +46,16 @@ pub struct SeedSite {
     pub avatar_url: &'static str,
 }
 
+/// alice's account id; page authors and mentions in the seed content refer to it.
+pub(crate) const ALICE_ID: &str = "712020:6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f";
+/// bob's account id.
+pub(crate) const BOB_ID: &str = "712020:0b0b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d";
+
 /// The seed users.
 pub static USERS: [SeedUser; 3] = [
     SeedUser {
         login: "alice",
-        account_id: "712020:6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f",
+        account_id: ALICE_ID,
         name: "Alice Example",
         email: "alice@example.com",
         timezone: "Europe/Berlin",
@@ -62,7 +67,7 @@ pub static USERS: [SeedUser; 3] = [
     },
     SeedUser {
         login: "bob",
-        account_id: "712020:0b0b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
+        account_id: BOB_ID,
         name: "Bob Builder",
         email: "bob@example.com",
         timezone: "America/New_York",

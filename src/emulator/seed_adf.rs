@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use super::seed::ALICE_ID;
+
 fn doc(content: Vec<Value>) -> Value {
     json!({"type": "doc", "version": 1, "content": content})
 }
@@ -30,7 +32,7 @@ pub(crate) fn showcase() -> Value {
         para(vec![
             text("Owner: "),
             json!({"type": "mention", "attrs": {
-                "id": "712020:6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f", "text": "@Alice Example", "accessLevel": ""}}),
+                "id": ALICE_ID, "text": "@Alice Example", "accessLevel": ""}}),
             text(". This release is "),
             marked("important", json!([{"type": "strong"}])),
             text(", "),

@@ -1,6 +1,8 @@
 //! Confluence seed: three spaces on acme with a handful of pages each, bodies in storage
 //! format (XHTML with `ac:` macros). Page 163845 is hostile on purpose.
 
+use super::seed::{ALICE_ID as ALICE, BOB_ID as BOB};
+
 /// A Confluence space.
 pub(crate) struct Space {
     pub(crate) id: &'static str,
@@ -46,9 +48,6 @@ pub(crate) static SPACES: [Space; 3] = [
         homepage_id: "163881",
     },
 ];
-
-const ALICE: &str = "712020:6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f";
-const BOB: &str = "712020:0b0b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d";
 
 const fn page(
     id: &'static str,

@@ -1,13 +1,14 @@
 //! `GET /`: the landing page when signed out, the dashboard when signed in.
 
-use actix_session::Session;
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use crate::atlassian::Site;
+use crate::auth::MaybeSignedIn;
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::session::{AppSession, User};
+use crate::pages::html;
+use crate::session::User;
 
 #[derive(Template)]
 #[template(path = "landing.html")]
@@ -25,25 +26,13 @@ struct Dashboard<'a> {
 }
 
 #[get("/")]
-pub async fn home(
-    session: Session,
-    settings: web::Data<Settings>,
-) -> Result<HttpResponse, AppError> {
+pub async fn home(user: MaybeSignedIn, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
-    let page = match AppSession(&session).signed_in(&settings.session)? {
-        None => Landing { base }.render(),
-        Some(signed_in) => Dashboard {
-            base,
-            user: signed_in.user,
-            csrf: signed_in.csrf,
-            sites: signed_in.sites,
+    match user.0 {
+        None => html(Landing { base }),
+        Some(current) => {
+            let signed_in = current.signed_in;
+            html(Dashboard { base, user: signed_in.user, csrf: signed_in.csrf, sites: signed_in.sites })
         }
-        .render(),
-    };
-    let html = page.map_err(|err| AppError::Internal(err.into()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        // Signed-in pages must not be kept by the browser or any cache.
-        .insert_header(("Cache-Control", "no-store"))
-        .body(html))
+    }
 }

@@ -1,16 +1,36 @@
 //! The in-memory backend for `threelo demo`: a map with per-key expiry, swept as it grows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Entries are swept for expiry every this many writes, so the map cannot grow without bound.
 const SWEEP_EVERY: u64 = 1024;
 
+/// A string or a hash, like the two Redis types threelo uses.
+enum Value {
+    Text(String),
+    Hash(BTreeMap<String, String>),
+}
+
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<String, (String, Instant)>,
+    entries: HashMap<String, (Value, Instant)>,
     writes: u64,
+}
+
+impl Inner {
+    fn live(&self, key: &str) -> Option<&Value> {
+        self.entries.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v)
+    }
+
+    fn count_write(&mut self) {
+        self.writes += 1;
+        if self.writes.is_multiple_of(SWEEP_EVERY) {
+            let now = Instant::now();
+            self.entries.retain(|_, (_, expires)| *expires > now);
+        }
+    }
 }
 
 /// A map of string keys to string values with expiry, safe to share between workers.
@@ -30,12 +50,10 @@ impl MemoryKv {
 
     /// The live value at `key`.
     pub fn get(&self, key: &str) -> Option<String> {
-        let inner = self.lock();
-        inner
-            .entries
-            .get(key)
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(value, _)| value.clone())
+        match self.lock().live(key) {
+            Some(Value::Text(text)) => Some(text.clone()),
+            _ => None,
+        }
     }
 
     /// Whether `key` holds a live value.
@@ -46,14 +64,43 @@ impl MemoryKv {
     /// Sets `key`, expiring after `ttl`.
     pub fn set(&self, key: &str, value: String, ttl: Duration) {
         let mut inner = self.lock();
-        inner.writes += 1;
-        if inner.writes.is_multiple_of(SWEEP_EVERY) {
-            let now = Instant::now();
-            inner.entries.retain(|_, (_, expires)| *expires > now);
+        inner.count_write();
+        inner.entries.insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
+    }
+
+    /// Sets `field` of the hash at `key` and moves the hash's expiry to `ttl` from now.
+    pub fn hset(&self, key: &str, field: &str, value: String, ttl: Duration) {
+        let mut inner = self.lock();
+        inner.count_write();
+        let mut hash = match inner.entries.remove(key) {
+            Some((Value::Hash(hash), expires)) if expires > Instant::now() => hash,
+            _ => BTreeMap::new(),
+        };
+        hash.insert(field.to_owned(), value);
+        inner.entries.insert(key.to_owned(), (Value::Hash(hash), Instant::now() + ttl));
+    }
+
+    /// Removes `field` from the hash at `key`.
+    pub fn hdel(&self, key: &str, field: &str) {
+        let mut inner = self.lock();
+        let now_empty = match inner.entries.get_mut(key) {
+            Some((Value::Hash(hash), _)) => {
+                hash.remove(field);
+                hash.is_empty()
+            }
+            _ => false,
+        };
+        if now_empty {
+            inner.entries.remove(key);
         }
-        inner
-            .entries
-            .insert(key.to_owned(), (value, Instant::now() + ttl));
+    }
+
+    /// Every field of the hash at `key`.
+    pub fn hgetall(&self, key: &str) -> Vec<(String, String)> {
+        match self.lock().live(key) {
+            Some(Value::Hash(hash)) => hash.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Moves the expiry of a live `key`; false when it is absent.
@@ -81,7 +128,13 @@ impl MemoryKv {
             .entries
             .iter()
             .filter(|(_, (_, expires))| *expires > now)
-            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .map(|(k, (v, _))| {
+                let text = match v {
+                    Value::Text(text) => text.clone(),
+                    Value::Hash(hash) => hash.iter().map(|(f, v)| format!("{f} {v}")).collect::<Vec<_>>().join(" "),
+                };
+                (k.clone(), text)
+            })
             .collect()
     }
 }

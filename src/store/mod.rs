@@ -132,6 +132,49 @@ impl Kv {
         }
     }
 
+    /// Sets `field` of the hash at `key`, and the whole hash to expire after `ttl`, atomically.
+    pub async fn hset_ex(&self, key: &str, field: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        let secs = ttl.as_secs().max(1);
+        match self {
+            Kv::Redis(pool) => {
+                Self::redis_call(pool, |mut c| async move {
+                    redis::pipe()
+                        .atomic()
+                        .hset(key, field, value)
+                        .ignore()
+                        .expire(key, secs as i64)
+                        .ignore()
+                        .query_async::<()>(&mut c)
+                        .await
+                })
+                .await
+            }
+            Kv::Memory(map) => {
+                map.hset(key, field, value.to_owned(), Duration::from_secs(secs));
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes `field` from the hash at `key`.
+    pub async fn hdel(&self, key: &str, field: &str) -> Result<(), StoreError> {
+        match self {
+            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.hdel::<_, _, ()>(key, field).await }).await,
+            Kv::Memory(map) => {
+                map.hdel(key, field);
+                Ok(())
+            }
+        }
+    }
+
+    /// Every field and value of the hash at `key` (empty when absent).
+    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        match self {
+            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.hgetall(key).await }).await,
+            Kv::Memory(map) => Ok(map.hgetall(key)),
+        }
+    }
+
     /// Whether the backend answers (Redis PING).
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
