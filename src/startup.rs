@@ -72,7 +72,7 @@ impl Application {
         let tokens = web::Data::new(TokenStore::new(
             kv.clone(),
             settings.token_keys.clone(),
-            settings.session.lifetime,
+            settings.session.idle_timeout,
         ));
         let index = web::Data::new(SessionIndex::new(kv.clone(), settings.session));
         let kv = web::Data::new(kv);

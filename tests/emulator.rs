@@ -26,14 +26,9 @@ struct Test {
 
 async fn spawn() -> Test {
     let config = EmulatorConfig::new(CLIENT_ID, SECRET, CALLBACK);
-    let emu = Emulator::start(config, "127.0.0.1:0")
-        .await
-        .expect("emulator starts");
+    let emu = Emulator::start(config, "127.0.0.1:0").await.expect("emulator starts");
     // Like a browser that does not follow redirects, so tests can read `Location`.
-    let http = Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("client");
+    let http = Client::builder().redirect(Policy::none()).build().expect("client");
     Test { emu, http }
 }
 
@@ -79,9 +74,7 @@ impl Test {
             .await
             .expect("send");
         assert_eq!(res.status(), StatusCode::FOUND);
-        query(&location(&res))
-            .remove("code")
-            .expect("code in redirect")
+        query(&location(&res)).remove("code").expect("code in redirect")
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Response {
@@ -127,12 +120,7 @@ impl Test {
 
     async fn get(&self, token: &str, path: &str) -> Response {
         let url = format!("{}{path}", self.emu.base_url());
-        self.http
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("send")
+        self.http.get(url).bearer_auth(token).send().await.expect("send")
     }
 
     async fn post_json(&self, token: &str, path: &str, body: Value) -> Response {
@@ -188,18 +176,13 @@ async fn authorize_with_a_redirect_uri_that_differs_by_one_byte_is_a_400_page_wi
     t.emu.add_redirect_uri("http://127.0.0.1:9/auth/callback/");
     t.emu.set_consent(ConsentMode::Cancel);
     let url = authorize_url(&t, &[("redirect_uri", "http://127.0.0.1:9/auth/callback/")]);
-    assert_eq!(
-        t.http.get(url).send().await.unwrap().status(),
-        StatusCode::FOUND
-    );
+    assert_eq!(t.http.get(url).send().await.unwrap().status(), StatusCode::FOUND);
 }
 
 #[tokio::test]
 async fn authorize_rejects_a_wrong_audience_unknown_scope_missing_state_or_response_type() {
     let t = spawn().await;
-    t.emu.set_consent(ConsentMode::Accept {
-        login: "alice".into(),
-    });
+    t.emu.set_consent(ConsentMode::Accept { login: "alice".into() });
     for overrides in [
         vec![("audience", "api.example.com")],
         vec![("audience", "")],
@@ -208,19 +191,11 @@ async fn authorize_rejects_a_wrong_audience_unknown_scope_missing_state_or_respo
         vec![("state", "")],
         vec![("response_type", "token")],
     ] {
-        let res = t
-            .http
-            .get(authorize_url(&t, &overrides))
-            .send()
-            .await
-            .unwrap();
+        let res = t.http.get(authorize_url(&t, &overrides)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{overrides:?}");
         assert!(res.headers().get("location").is_none(), "{overrides:?}");
     }
-    let duplicated = format!(
-        "{}&redirect_uri=http%3A%2F%2Fevil.example%2F",
-        authorize_url(&t, &[])
-    );
+    let duplicated = format!("{}&redirect_uri=http%3A%2F%2Fevil.example%2F", authorize_url(&t, &[]));
     assert_eq!(
         t.http.get(duplicated).send().await.unwrap().status(),
         StatusCode::BAD_REQUEST
@@ -237,9 +212,7 @@ fn form_fields(html: &str) -> Vec<(String, String)> {
             ("&#62;", ">"),
             ("&quot;", "\""),
         ];
-        let s = pairs
-            .iter()
-            .fold(s.to_owned(), |acc, (from, to)| acc.replace(from, to));
+        let s = pairs.iter().fold(s.to_owned(), |acc, (from, to)| acc.replace(from, to));
         s.replace("&#38;", "&").replace("&amp;", "&")
     };
     let attr = |tag: &str, name: &str| {
@@ -258,12 +231,7 @@ fn form_fields(html: &str) -> Vec<(String, String)> {
 async fn manual_consent_page_lists_users_and_scopes_and_accept_returns_code_and_exact_state() {
     let t = spawn().await;
     let state = "s/t+a te&x=<1>";
-    let res = t
-        .http
-        .get(authorize_url(&t, &[("state", state)]))
-        .send()
-        .await
-        .unwrap();
+    let res = t.http.get(authorize_url(&t, &[("state", state)])).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     for expected in [
@@ -292,14 +260,8 @@ async fn manual_consent_page_lists_users_and_scopes_and_accept_returns_code_and_
     assert_eq!(params["state"], state);
     let tokens = t.exchange(&params["code"]).await;
     assert_eq!(tokens.status(), StatusCode::OK);
-    let token = body(tokens).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        body(t.get(&token, "/me").await).await["name"],
-        "Bob Builder"
-    );
+    let token = body(tokens).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(body(t.get(&token, "/me").await).await["name"], "Bob Builder");
 }
 
 #[tokio::test]
@@ -468,10 +430,7 @@ async fn an_expired_code_or_another_redirect_uri_is_invalid_grant() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(body(res).await["error"], "invalid_grant");
-    assert_eq!(
-        t.exchange("not-a-code").await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(t.exchange("not-a-code").await.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -481,9 +440,7 @@ async fn token_requests_missing_grant_type_or_params_are_400() {
     let res = t.token_request(&creds).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(body(res).await["error"], "invalid_request");
-    let res = t
-        .token_request(&[creds[0], creds[1], ("grant_type", "password")])
-        .await;
+    let res = t.token_request(&[creds[0], creds[1], ("grant_type", "password")]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(body(res).await["error"], "unsupported_grant_type");
     let res = t
@@ -553,16 +510,11 @@ async fn reusing_a_rotated_refresh_token_after_the_leeway_revokes_the_whole_gran
         StatusCode::FORBIDDEN,
         "the newest token dies too"
     );
-    assert_eq!(
-        t.get(access, "/me").await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get(access, "/me").await.status(), StatusCode::UNAUTHORIZED);
     // A new consent starts a new, working grant.
     let fresh = t.sign_in("alice", SCOPES).await;
     assert_eq!(
-        t.refresh(fresh["refresh_token"].as_str().unwrap())
-            .await
-            .status(),
+        t.refresh(fresh["refresh_token"].as_str().unwrap()).await.status(),
         StatusCode::OK
     );
 }
@@ -590,10 +542,7 @@ async fn expired_access_tokens_answer_401_and_refreshing_gets_a_working_one() {
     t.emu.advance_clock(Duration::from_secs(61));
     let res = t.get(access, "/me").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body(res).await,
-        json!({"code": 401, "message": "Unauthorized"})
-    );
+    assert_eq!(body(res).await, json!({"code": 401, "message": "Unauthorized"}));
     let renewed = body(t.refresh(tokens["refresh_token"].as_str().unwrap()).await).await;
     let fresh = renewed["access_token"].as_str().unwrap();
     assert_eq!(t.get(fresh, "/me").await.status(), StatusCode::OK);
@@ -608,15 +557,11 @@ async fn revoking_a_users_grants_kills_their_tokens_but_not_other_users() {
     let bob = t.access_token("bob").await;
     t.emu.revoke_grants("alice");
     assert_eq!(
-        t.get(alice["access_token"].as_str().unwrap(), "/me")
-            .await
-            .status(),
+        t.get(alice["access_token"].as_str().unwrap(), "/me").await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        t.refresh(alice["refresh_token"].as_str().unwrap())
-            .await
-            .status(),
+        t.refresh(alice["refresh_token"].as_str().unwrap()).await.status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(t.get(&bob, "/me").await.status(), StatusCode::OK);
@@ -633,10 +578,7 @@ async fn a_missing_scope_is_401_scope_does_not_match_with_the_failure_category_h
         .to_owned();
     let res = t.get(&token, "/me").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        res.headers()["x-failure-category"],
-        "FAILURE_CLIENT_SCOPE_CHECK"
-    );
+    assert_eq!(res.headers()["x-failure-category"], "FAILURE_CLIENT_SCOPE_CHECK");
     assert_eq!(
         body(res).await,
         json!({"code": 401, "message": "Unauthorized; scope does not match"})
@@ -645,17 +587,9 @@ async fn a_missing_scope_is_401_scope_does_not_match_with_the_failure_category_h
         .get(&token, &format!("/ex/confluence/{ACME}/wiki/api/v2/spaces"))
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        res.headers()["x-failure-category"],
-        "FAILURE_CLIENT_SCOPE_CHECK"
-    );
-    let res = t
-        .get(&token, &format!("/ex/jira/{ACME}/rest/api/3/myself"))
-        .await;
-    assert_eq!(
-        res.headers()["x-failure-category"],
-        "FAILURE_CLIENT_SCOPE_CHECK"
-    );
+    assert_eq!(res.headers()["x-failure-category"], "FAILURE_CLIENT_SCOPE_CHECK");
+    let res = t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/myself")).await;
+    assert_eq!(res.headers()["x-failure-category"], "FAILURE_CLIENT_SCOPE_CHECK");
     let res = t.get("garbage", "/me").await;
     assert!(res.headers().get("x-failure-category").is_none());
     assert_eq!(
@@ -673,10 +607,7 @@ async fn a_missing_scope_is_401_scope_does_not_match_with_the_failure_category_h
 async fn me_returns_the_signed_in_users_atlassian_profile() {
     let t = spawn().await;
     let me = body(t.get(&t.access_token("alice").await, "/me").await).await;
-    let alice = Emulator::users()
-        .iter()
-        .find(|u| u.login == "alice")
-        .unwrap();
+    let alice = Emulator::users().iter().find(|u| u.login == "alice").unwrap();
     assert_eq!(me["account_id"], alice.account_id);
     assert!(alice.account_id.starts_with("712020:"));
     assert_eq!(me["name"], "Alice Example");
@@ -703,9 +634,7 @@ async fn accessible_resources_lists_each_users_sites_with_only_their_products_sc
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(
-        acme_scopes.contains(&"read:jira-work") && acme_scopes.contains(&"read:page:confluence")
-    );
+    assert!(acme_scopes.contains(&"read:jira-work") && acme_scopes.contains(&"read:page:confluence"));
     let beta = sites.iter().find(|s| s["id"] == BETA).unwrap();
     assert!(
         !beta["scopes"].to_string().contains("confluence"),
@@ -754,10 +683,7 @@ async fn search_jql_pages_through_all_of_alices_open_acme_issues_without_repeats
         assert_eq!(page["isLast"].as_bool().unwrap(), next.is_none());
         if let Some(tok) = &next {
             assert!(tok.parse::<u64>().is_err(), "page tokens are opaque");
-            assert!(
-                tok.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            );
+            assert!(tok.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         } else {
             break;
         }
@@ -803,8 +729,7 @@ async fn search_returns_ids_by_default_and_exactly_the_requested_fields() {
     let names: HashSet<&str> = fields.keys().map(String::as_str).collect();
     assert_eq!(names, HashSet::from(["summary", "priority"]));
     let path = format!("/ex/jira/{ACME}/rest/api/3/search/jql");
-    let req =
-        json!({"jql": APP_JQL, "fields": ["updated", "issuetype", "project"], "maxResults": 3});
+    let req = json!({"jql": APP_JQL, "fields": ["updated", "issuetype", "project"], "maxResults": 3});
     let page = body(t.post_json(&token, &path, req).await).await;
     let first = &page["issues"][0]["fields"];
     assert_eq!(first["project"]["key"], "ACME");
@@ -825,9 +750,7 @@ async fn search_rejects_unbounded_and_unparseable_jql_and_foreign_page_tokens() 
         json!({"errorMessages":
         ["Unbounded JQL queries are not allowed here. Please add a search restriction to your query."], "errors": {}})
     );
-    let res = t
-        .get(&token, &jql_path(ACME, "ORDER BY updated DESC", ""))
-        .await;
+    let res = t.get(&token, &jql_path(ACME, "ORDER BY updated DESC", "")).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     for bad in ["assignee = = x", "summary ~ \"x\"", "project = \"ACME"] {
         let res = t.get(&token, &jql_path(ACME, bad, "")).await;
@@ -837,15 +760,9 @@ async fn search_rejects_unbounded_and_unparseable_jql_and_foreign_page_tokens() 
     let first = body(t.get(&token, &jql_path(ACME, APP_JQL, "")).await).await;
     let tok = first["nextPageToken"].as_str().unwrap();
     let other = jql_path(ACME, "project = ACME", &format!("&nextPageToken={tok}"));
-    assert_eq!(
-        t.get(&token, &other).await.status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(t.get(&token, &other).await.status(), StatusCode::BAD_REQUEST);
     let forged = jql_path(ACME, APP_JQL, "&nextPageToken=50");
-    assert_eq!(
-        t.get(&token, &forged).await.status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(t.get(&token, &forged).await.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -853,10 +770,7 @@ async fn the_removed_search_endpoint_answers_410_gone() {
     let t = spawn().await;
     let token = t.access_token("alice").await;
     let res = t
-        .get(
-            &token,
-            &format!("/ex/jira/{ACME}/rest/api/3/search?jql=project%3DACME"),
-        )
+        .get(&token, &format!("/ex/jira/{ACME}/rest/api/3/search?jql=project%3DACME"))
         .await;
     assert_eq!(res.status(), StatusCode::GONE);
     assert!(
@@ -881,10 +795,7 @@ async fn restricted_issues_are_403_unknown_ones_404_and_foreign_sites_404() {
         ["You do not have the permission to see the specified issue."], "errors": {}})
     );
     let res = t
-        .get(
-            &alice,
-            &format!("/ex/jira/{ACME}/rest/api/3/issue/ACME-9999"),
-        )
+        .get(&alice, &format!("/ex/jira/{ACME}/rest/api/3/issue/ACME-9999"))
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(
@@ -892,9 +803,7 @@ async fn restricted_issues_are_403_unknown_ones_404_and_foreign_sites_404() {
         json!({"errorMessages":
         ["Issue does not exist or you do not have permission to see it."], "errors": {}})
     );
-    let res = t
-        .get(&alice, &format!("/ex/jira/{ACME}/rest/api/3/issue/BETA-1"))
-        .await;
+    let res = t.get(&alice, &format!("/ex/jira/{ACME}/rest/api/3/issue/BETA-1")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         t.get(&alice, &format!("/ex/jira/{BETA}/rest/api/3/issue/BETA-1"))
@@ -903,9 +812,7 @@ async fn restricted_issues_are_403_unknown_ones_404_and_foreign_sites_404() {
         200
     );
     let bob = t.access_token("bob").await;
-    let res = t
-        .get(&bob, &format!("/ex/jira/{BETA}/rest/api/3/issue/BETA-1"))
-        .await;
+    let res = t.get(&bob, &format!("/ex/jira/{BETA}/rest/api/3/issue/BETA-1")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "bob has no beta");
     assert!(body(res).await["errorMessages"].is_array());
     let unknown = "00000000-0000-4000-8000-000000000000";
@@ -918,22 +825,14 @@ async fn restricted_issues_are_403_unknown_ones_404_and_foreign_sites_404() {
     let res = t
         .get(&alice, &format!("/ex/confluence/{BETA}/wiki/api/v2/spaces"))
         .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::NOT_FOUND,
-        "beta has no Confluence"
-    );
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "beta has no Confluence");
 }
 
 #[tokio::test]
 async fn an_issue_carries_adf_with_every_node_and_the_hostile_content_is_there() {
     let t = spawn().await;
     let token = t.access_token("alice").await;
-    let issue = body(
-        t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/issue/acme-1"))
-            .await,
-    )
-    .await;
+    let issue = body(t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/issue/acme-1")).await).await;
     assert_eq!(issue["key"], "ACME-1");
     let description = &issue["fields"]["description"];
     assert_eq!(description["type"], "doc");
@@ -979,11 +878,7 @@ async fn an_issue_carries_adf_with_every_node_and_the_hostile_content_is_there()
     .await;
     assert_eq!(hostile["fields"]["summary"], "<script>alert(1)</script>");
     assert_eq!(hostile["fields"].as_object().unwrap().len(), 1);
-    let me = body(
-        t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/myself"))
-            .await,
-    )
-    .await;
+    let me = body(t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/myself")).await).await;
     assert_eq!(me["displayName"], "Alice Example");
     assert_eq!(me["active"], true);
 }
@@ -995,9 +890,7 @@ async fn confluence_spaces_page_with_an_opaque_cursor_and_a_link_header() {
     let t = spawn().await;
     let token = t.access_token("alice").await;
     let base = format!("/ex/confluence/{ACME}");
-    let res = t
-        .get(&token, &format!("{base}/wiki/api/v2/spaces?limit=2"))
-        .await;
+    let res = t.get(&token, &format!("{base}/wiki/api/v2/spaces?limit=2")).await;
     assert_eq!(res.status(), StatusCode::OK);
     let link = res.headers()["link"].to_str().unwrap().to_owned();
     let page = body(res).await;
@@ -1019,9 +912,7 @@ async fn confluence_spaces_page_with_an_opaque_cursor_and_a_link_header() {
         .collect();
     keys.sort();
     assert_eq!(keys, ["ENG", "HR", "OPS"]);
-    let bad = t
-        .get(&token, &format!("{base}/wiki/api/v2/spaces?cursor=bogus"))
-        .await;
+    let bad = t.get(&token, &format!("{base}/wiki/api/v2/spaces?cursor=bogus")).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -1038,49 +929,24 @@ async fn confluence_pages_list_by_space_and_return_storage_bodies() {
         .find(|s| s["key"] == "ENG")
         .unwrap();
     let eng_id = eng["id"].as_str().unwrap();
-    let pages = body(
-        t.get(&token, &format!("{wiki}/pages?space-id={eng_id}"))
-            .await,
-    )
-    .await;
+    let pages = body(t.get(&token, &format!("{wiki}/pages?space-id={eng_id}")).await).await;
     let list = pages["results"].as_array().unwrap();
-    assert!(
-        list.len() >= 3
-            && list
-                .iter()
-                .all(|p| p["spaceId"] == eng_id && p["status"] == "current")
-    );
-    let same = body(
-        t.get(&token, &format!("{wiki}/spaces/{eng_id}/pages"))
-            .await,
-    )
-    .await;
+    assert!(list.len() >= 3 && list.iter().all(|p| p["spaceId"] == eng_id && p["status"] == "current"));
+    let same = body(t.get(&token, &format!("{wiki}/spaces/{eng_id}/pages")).await).await;
     assert_eq!(same["results"], pages["results"]);
     let hostile = list
         .iter()
         .find(|p| p["title"].as_str().unwrap().starts_with("Security test"))
         .unwrap();
     let id = hostile["id"].as_str().unwrap();
-    let page = body(
-        t.get(&token, &format!("{wiki}/pages/{id}?body-format=storage"))
-            .await,
-    )
-    .await;
+    let page = body(t.get(&token, &format!("{wiki}/pages/{id}?body-format=storage")).await).await;
     assert_eq!(page["body"]["storage"]["representation"], "storage");
     let xhtml = page["body"]["storage"]["value"].as_str().unwrap();
-    for attack in [
-        "<script>",
-        "onclick=",
-        "href=\"javascript:",
-        "<style>",
-        "<iframe",
-    ] {
+    for attack in ["<script>", "onclick=", "href=\"javascript:", "<style>", "<iframe"] {
         assert!(xhtml.contains(attack), "hostile page lacks {attack}");
     }
     assert!(page["version"]["number"].is_u64() && page["_links"]["webui"].is_string());
-    let res = t
-        .get(&token, &format!("{wiki}/pages/999999?body-format=storage"))
-        .await;
+    let res = t.get(&token, &format!("{wiki}/pages/999999?body-format=storage")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         body(res).await,

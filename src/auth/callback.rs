@@ -4,7 +4,7 @@
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
-use super::{redirect_to, session_info, single_param};
+use super::{MaybeSignedIn, redirect_to, session_info, single_param, token_error};
 use crate::atlassian::{ApiError, Atlassian, ExchangeError, Me, Site};
 use crate::clock::unix_now;
 use crate::config::Settings;
@@ -51,6 +51,7 @@ fn parse(query: &str) -> Result<CallbackParams, AppError> {
 #[get("/auth/callback")]
 pub async fn callback(
     req: HttpRequest,
+    previous: MaybeSignedIn,
     session: Session,
     settings: web::Data<Settings>,
     atlassian: web::Data<Atlassian>,
@@ -107,6 +108,12 @@ pub async fn callback(
         avatar_url: me.picture,
     };
     tracing::info!(account = %user.account_id, sites = sites.len(), "signed in");
+    if let Some(previous) = previous.0 {
+        // Signing in again in the same browser replaces the old session: its tokens go.
+        let old = previous.signed_in;
+        tokens.delete(old.token_record).await.map_err(token_error)?;
+        index.remove(&old.user.account_id, old.token_record).await?;
+    }
     let signed_in = session.sign_in(user, record, sites)?;
     let info = session_info(&req, &settings, &signed_in);
     index.record(&signed_in.user.account_id, record, &info).await?;

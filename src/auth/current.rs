@@ -62,6 +62,8 @@ async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
     match tokens.load(signed_in.token_record, &signed_in.user.account_id).await {
         Ok(record) => {
             if touched {
+                // The session's TTL moves with this write; its tokens and index entry follow.
+                tokens.touch(signed_in.token_record, settings.session.idle_timeout).await.map_err(token_error)?;
                 let info = session_info(&req, &settings, &signed_in);
                 index.record(&signed_in.user.account_id, signed_in.token_record, &info).await?;
             }

@@ -30,10 +30,10 @@ impl ReturnTo {
         if !raw.starts_with('/') || raw.starts_with("//") {
             return None;
         }
-        // Percent-encoded slashes or backslashes can be decoded by something downstream into
-        // `//host`; a real path of ours never needs them.
+        // Percent-encoded slashes, backslashes or line breaks can be decoded by something
+        // downstream into `//host` or a header; a real path of ours never needs them.
         let lower = raw.to_ascii_lowercase();
-        if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+        if ["%2f", "%5c", "%00", "%0d", "%0a"].iter().any(|bad| lower.contains(bad)) {
             return None;
         }
         if raw

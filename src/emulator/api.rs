@@ -45,10 +45,7 @@ impl Caller {
 
 /// Checks `Authorization: Bearer …`; anything wrong with it is a bare 401.
 pub(crate) fn authenticate(req: &HttpRequest, state: &Mutex<State>) -> Result<Caller, ApiError> {
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let token = header
         .and_then(|h| h.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -65,10 +62,7 @@ pub(crate) fn authenticate(req: &HttpRequest, state: &Mutex<State>) -> Result<Ca
 }
 
 /// `GET /me`: the user's Atlassian account profile (scope `read:me`).
-pub(crate) async fn me(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn me(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&req, &state)?;
     caller.require("read:me")?;
     let u = caller.user;

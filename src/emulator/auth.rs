@@ -143,10 +143,7 @@ fn validate(params: &Params, st: &State) -> Result<AuthRequest, Rejection> {
         }
     }
     if scopes.is_empty() {
-        return Err(reject(
-            "Invalid scope",
-            "At least one scope must be requested.",
-        ));
+        return Err(reject("Invalid scope", "At least one scope must be requested."));
     }
     let prompt = params.get("prompt").map(str::to_owned);
     Ok(AuthRequest {
@@ -185,10 +182,7 @@ fn redirect(redirect_uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
 
 fn accept(st: &mut State, request: &AuthRequest, user: &SeedUser) -> HttpResponse {
     let code = st.issue_code(user.login, &request.redirect_uri, &request.scopes);
-    redirect(
-        &request.redirect_uri,
-        &[("code", &code), ("state", &request.state)],
-    )
+    redirect(&request.redirect_uri, &[("code", &code), ("state", &request.state)])
 }
 
 fn cancel(request: &AuthRequest) -> HttpResponse {
@@ -271,10 +265,7 @@ pub(crate) async fn decision(body: web::Bytes, state: web::Data<Mutex<State>>) -
     match params.get("decision") {
         Some("accept") => match params.get("login").and_then(seed::user) {
             Some(user) => accept(&mut st, &request, user),
-            None => error_page(
-                "Unknown user",
-                "Choose one of the listed accounts to continue.",
-            ),
+            None => error_page("Unknown user", "Choose one of the listed accounts to continue."),
         },
         Some("cancel") => cancel(&request),
         _ => error_page("Invalid request", "The decision must be accept or cancel."),

@@ -16,11 +16,7 @@ use super::seed_wiki::{PAGES, Page, SPACES, Space};
 use super::state::State;
 
 /// Token, then scope, then site (a site without Confluence looks like no site).
-fn enter(
-    req: &HttpRequest,
-    state: &Mutex<State>,
-    scope: &str,
-) -> Result<(Caller, &'static SeedSite), ApiError> {
+fn enter(req: &HttpRequest, state: &Mutex<State>, scope: &str) -> Result<(Caller, &'static SeedSite), ApiError> {
     let caller = authenticate(req, state)?;
     caller.require(scope)?;
     let cloud_id = req.match_info().get("cloud_id").unwrap_or_default();
@@ -51,25 +47,19 @@ impl Listing {
                 // Confluence caps large limits silently.
                 Ok(n) if n >= 1 => usize::try_from(n.min(250)).unwrap_or(250),
                 _ => {
-                    return Err(ApiError::wiki_bad_request(format!(
-                        "Invalid value for limit: {raw}"
-                    )));
+                    return Err(ApiError::wiki_bad_request(format!("Invalid value for limit: {raw}")));
                 }
             },
         };
         let offset = match params.get("cursor").filter(|c| !c.is_empty()) {
             None => 0,
-            Some(cursor) => decode_cursor(cursor, bind)
-                .ok_or_else(|| ApiError::wiki_bad_request("Invalid cursor"))?,
+            Some(cursor) => decode_cursor(cursor, bind).ok_or_else(|| ApiError::wiki_bad_request("Invalid cursor"))?,
         };
         let results = items.iter().skip(offset).take(limit).map(show).collect();
         let end = offset.saturating_add(limit);
         let next = (end < items.len()).then(|| {
             let separator = if path.contains('?') { '&' } else { '?' };
-            format!(
-                "{path}{separator}limit={limit}&cursor={}",
-                encode_cursor(end, bind)
-            )
+            format!("{path}{separator}limit={limit}&cursor={}", encode_cursor(end, bind))
         });
         Ok(Self { results, next })
     }
@@ -80,10 +70,7 @@ impl Listing {
         let mut res = HttpResponse::Ok();
         if let (Some(next), Some(map)) = (&self.next, links.as_object_mut()) {
             map.insert("next".to_owned(), json!(next));
-            res.insert_header((
-                LINK,
-                format!("<{next}>; rel=\"next\", <{base}>; rel=\"base\""),
-            ));
+            res.insert_header((LINK, format!("<{next}>; rel=\"next\", <{base}>; rel=\"base\"")));
         }
         res.json(json!({"results": self.results, "_links": links}))
     }
@@ -103,10 +90,7 @@ fn spaces_on(site: &SeedSite) -> Vec<&'static Space> {
 }
 
 /// `GET spaces?limit=&cursor=` (scope `read:space:confluence`).
-pub(crate) async fn spaces(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn spaces(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:space:confluence")?;
     let bind = format!("spaces|{}|{}", site.cloud_id, caller.user.login);
     let listing = Listing::build(
@@ -120,10 +104,7 @@ pub(crate) async fn spaces(
 }
 
 /// `GET spaces/{id}` (scope `read:space:confluence`).
-pub(crate) async fn space(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn space(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (_, site) = enter(&req, &state, "read:space:confluence")?;
     let id = req.match_info().get("id").unwrap_or_default();
     let space = spaces_on(site)
@@ -134,10 +115,7 @@ pub(crate) async fn space(
 }
 
 fn webui(page: &Page) -> String {
-    let key = SPACES
-        .iter()
-        .find(|s| s.id == page.space_id)
-        .map_or("", |s| s.key);
+    let key = SPACES.iter().find(|s| s.id == page.space_id).map_or("", |s| s.key);
     let slug: String = url::form_urlencoded::byte_serialize(page.title.as_bytes()).collect();
     format!("/spaces/{key}/pages/{}/{slug}", page.id)
 }
@@ -192,10 +170,7 @@ fn list_pages(
 }
 
 /// `GET pages?space-id=…&limit=&cursor=` (scope `read:page:confluence`).
-pub(crate) async fn pages(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn pages(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:page:confluence")?;
     let params = Params::query(&req);
     let mut space_ids: Vec<String> = Vec::new();
@@ -206,9 +181,7 @@ pub(crate) async fn pages(
         .filter(|v| !v.is_empty())
     {
         if id.parse::<u64>().is_err() {
-            return Err(ApiError::wiki_bad_request(format!(
-                "Invalid value for space-id: {id}"
-            )));
+            return Err(ApiError::wiki_bad_request(format!("Invalid value for space-id: {id}")));
         }
         space_ids.push(id.to_owned());
     }
@@ -221,10 +194,7 @@ pub(crate) async fn pages(
 }
 
 /// `GET spaces/{id}/pages` (scope `read:page:confluence`).
-pub(crate) async fn space_pages(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn space_pages(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:page:confluence")?;
     let id = req.match_info().get("id").unwrap_or_default();
     let space = spaces_on(site)
@@ -236,16 +206,11 @@ pub(crate) async fn space_pages(
 }
 
 /// `GET pages/{id}?body-format=storage` (scope `read:page:confluence`).
-pub(crate) async fn page(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn page(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (_, site) = enter(&req, &state, "read:page:confluence")?;
     let id = req.match_info().get("id").unwrap_or_default();
     if id.parse::<u64>().is_err() {
-        return Err(ApiError::wiki_bad_request(format!(
-            "Invalid value for id: {id}"
-        )));
+        return Err(ApiError::wiki_bad_request(format!("Invalid value for id: {id}")));
     }
     let with_body = wants_body(&Params::query(&req))?;
     let spaces = spaces_on(site);

@@ -36,12 +36,7 @@ fn random_secret(min: usize, max: usize) -> String {
 
 impl State {
     /// Issues a single-use code bound to the client, callback, user and scopes.
-    pub(crate) fn issue_code(
-        &mut self,
-        login: &str,
-        redirect_uri: &str,
-        scopes: &[String],
-    ) -> String {
+    pub(crate) fn issue_code(&mut self, login: &str, redirect_uri: &str, scopes: &[String]) -> String {
         let code = random_secret(48, 160);
         let record = Code {
             client_id: self.config.client_id.clone(),
@@ -69,10 +64,7 @@ impl State {
             }
             return None;
         }
-        if now >= record.expires_at
-            || record.redirect_uri != redirect_uri
-            || record.client_id != client_id
-        {
+        if now >= record.expires_at || record.redirect_uri != redirect_uri || record.client_id != client_id {
             return None;
         }
         record.used = true;
@@ -95,10 +87,7 @@ impl State {
         let record = self.refresh.get_mut(token)?;
         let grant_id = record.grant;
         let grant = self.grants.get(grant_id)?;
-        if grant.revoked
-            || now >= grant.created_at + GRANT_MAX_AGE
-            || now >= record.issued_at + REFRESH_IDLE
-        {
+        if grant.revoked || now >= grant.created_at + GRANT_MAX_AGE || now >= record.issued_at + REFRESH_IDLE {
             return None;
         }
         match record.retired_at {
@@ -145,11 +134,7 @@ impl State {
             },
         );
         self.issued.push(access_token.clone());
-        let scopes = self
-            .grants
-            .get(grant_id)
-            .map(|g| g.scopes.clone())
-            .unwrap_or_default();
+        let scopes = self.grants.get(grant_id).map(|g| g.scopes.clone()).unwrap_or_default();
         let refresh_token = scopes.iter().any(|s| s == "offline_access").then(|| {
             let token = random_secret(180, 420);
             let record = RefreshToken {

@@ -27,18 +27,12 @@ impl Params {
 
     /// The first value of `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name`, in order.
     pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -68,11 +62,7 @@ impl ApiError {
     }
 
     pub(crate) fn wiki_bad_request(title: impl Into<String>) -> Self {
-        Self::Confluence(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST_PARAMETER",
-            title.into(),
-        )
+        Self::Confluence(StatusCode::BAD_REQUEST, "INVALID_REQUEST_PARAMETER", title.into())
     }
 }
 
@@ -127,8 +117,7 @@ pub(crate) fn decode_cursor(cursor: &str, bind: &str) -> Option<usize> {
     let raw = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).ok()?;
     let text = String::from_utf8(raw).ok()?;
     let mut parts = text.split(':');
-    let (Some("emu1"), Some(offset), Some(hash), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some("emu1"), Some(offset), Some(hash), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return None;
     };

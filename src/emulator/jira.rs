@@ -18,11 +18,7 @@ use super::state::State;
 const NO_SITE: &str = "No Jira site exists for this cloud id, or you do not have access to it.";
 
 /// Token, then scope, then site: the gateway's order.
-fn enter(
-    req: &HttpRequest,
-    state: &Mutex<State>,
-    scope: &str,
-) -> Result<(Caller, &'static SeedSite), ApiError> {
+fn enter(req: &HttpRequest, state: &Mutex<State>, scope: &str) -> Result<(Caller, &'static SeedSite), ApiError> {
     let caller = authenticate(req, state)?;
     caller.require(scope)?;
     let cloud_id = req.match_info().get("cloud_id").unwrap_or_default();
@@ -33,10 +29,7 @@ fn enter(
 }
 
 /// `GET myself` (scope `read:jira-user`).
-pub(crate) async fn myself(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn myself(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:jira-user")?;
     let mut body = user_json(caller.user, &caller.base_url, site);
     if let Some(map) = body.as_object_mut() {
@@ -47,10 +40,7 @@ pub(crate) async fn myself(
 }
 
 /// The old `search` endpoint, removed by Atlassian in 2025.
-pub(crate) async fn search_gone(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn search_gone(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     enter(&req, &state, "read:jira-work")?;
     Err(ApiError::jira(
         410,
@@ -67,10 +57,7 @@ struct SearchArgs {
 }
 
 /// `GET search/jql?jql=…&fields=…&maxResults=…&nextPageToken=…`.
-pub(crate) async fn search_get(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn search_get(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:jira-work")?;
     let params = Params::query(&req);
     let max_results = match params.get("maxResults") {
@@ -112,17 +99,10 @@ pub(crate) async fn search_post(
         ),
     };
     let args = SearchArgs {
-        jql: body
-            .get("jql")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        jql: body.get("jql").and_then(Value::as_str).unwrap_or_default().to_owned(),
         fields,
         max_results,
-        next_page_token: body
-            .get("nextPageToken")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        next_page_token: body.get("nextPageToken").and_then(Value::as_str).map(str::to_owned),
     };
     search(&caller, site, args)
 }
@@ -141,18 +121,11 @@ pub(crate) async fn count(
 }
 
 /// `GET issue/{key}?fields=…`.
-pub(crate) async fn issue(
-    req: HttpRequest,
-    state: web::Data<Mutex<State>>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn issue(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:jira-work")?;
     let key = req.match_info().get("key").unwrap_or_default();
-    let issue = seed::issue(site.name, key).ok_or_else(|| {
-        ApiError::jira(
-            404,
-            "Issue does not exist or you do not have permission to see it.",
-        )
-    })?;
+    let issue = seed::issue(site.name, key)
+        .ok_or_else(|| ApiError::jira(404, "Issue does not exist or you do not have permission to see it."))?;
     if issue.restricted {
         return Err(ApiError::jira(
             403,
@@ -176,11 +149,7 @@ fn json_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 
 /// The issues `jql` finds that this user may see, in the query's order. Issues behind a
 /// security level are left out silently, as Jira does.
-fn visible_hits(
-    caller: &Caller,
-    site: &SeedSite,
-    jql: &str,
-) -> Result<Vec<&'static Issue>, ApiError> {
+fn visible_hits(caller: &Caller, site: &SeedSite, jql: &str) -> Result<Vec<&'static Issue>, ApiError> {
     let query = jql::parse(jql).map_err(|message| ApiError::jira(400, message))?;
     let mut hits: Vec<&Issue> = seed::issues_on(site.name)
         .filter(|i| !i.restricted && query.matches(i, caller.user))
@@ -198,17 +167,11 @@ fn search(caller: &Caller, site: &SeedSite, args: SearchArgs) -> Result<HttpResp
         Some(n) => usize::try_from(n.min(100)).unwrap_or(100),
     };
     // Page tokens only make sense for the query, site and user that produced them.
-    let bind = format!(
-        "{}|{}|{}",
-        site.cloud_id,
-        caller.user.login,
-        args.jql.trim()
-    );
+    let bind = format!("{}|{}|{}", site.cloud_id, caller.user.login, args.jql.trim());
     let offset = match args.next_page_token.as_deref().filter(|t| !t.is_empty()) {
         None => 0,
-        Some(token) => decode_cursor(token, &bind).ok_or_else(|| {
-            ApiError::jira(400, "The provided next page token is invalid or expired.")
-        })?,
+        Some(token) => decode_cursor(token, &bind)
+            .ok_or_else(|| ApiError::jira(400, "The provided next page token is invalid or expired."))?,
     };
     let end = offset.saturating_add(max);
     let issues: Vec<Value> = hits

@@ -25,9 +25,7 @@ pub(crate) const FIELDS: [&str; 13] = [
 
 /// Jira's `fields` list: comma separated, repeatable, `*all`/`*navigable` for everything,
 /// `-name` to drop one, unknown names ignored. `None` when nothing was asked for.
-pub(crate) fn select_fields<'a>(
-    values: impl Iterator<Item = &'a str>,
-) -> Option<Vec<&'static str>> {
+pub(crate) fn select_fields<'a>(values: impl Iterator<Item = &'a str>) -> Option<Vec<&'static str>> {
     let names: Vec<&str> = values
         .flat_map(|v| v.split(','))
         .map(str::trim)
@@ -73,12 +71,7 @@ pub(crate) fn user_json(user: &SeedUser, base: &str, site: &SeedSite) -> Value {
 }
 
 /// An issue as Jira returns it; `fields: None` means ids only (search's default).
-pub(crate) fn issue_json(
-    issue: &Issue,
-    fields: Option<&[&str]>,
-    base: &str,
-    site: &SeedSite,
-) -> Value {
+pub(crate) fn issue_json(issue: &Issue, fields: Option<&[&str]>, base: &str, site: &SeedSite) -> Value {
     let api = format!("{base}/ex/jira/{}/rest/api/3", site.cloud_id);
     let mut out = json!({"id": issue.id.to_string(), "key": issue.key, "self": format!("{api}/issue/{}", issue.id)});
     let Some(fields) = fields else { return out };

@@ -78,7 +78,10 @@ fn tokenize(jql: &str) -> Result<Vec<Tok>, String> {
             }
             '"' | '\'' => {
                 let end = chars[i + 1..].iter().position(|&q| q == c).ok_or_else(|| {
-                    format!("Error in the JQL Query: The quoted string starting at character {} is not closed.", i + 1)
+                    format!(
+                        "Error in the JQL Query: The quoted string starting at character {} is not closed.",
+                        i + 1
+                    )
                 })?;
                 toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
                 i += end + 2;
@@ -149,9 +152,7 @@ pub(crate) fn parse(jql: &str) -> Result<Query, String> {
             }
             _ if is_kw(toks.get(pos), "is") => (true, true),
             _ => {
-                return Err(format!(
-                    "Error in the JQL Query: Expecting operator after '{field}'."
-                ));
+                return Err(format!("Error in the JQL Query: Expecting operator after '{field}'."));
             }
         };
         pos += 1;
@@ -159,9 +160,7 @@ pub(crate) fn parse(jql: &str) -> Result<Query, String> {
             Some(Tok::Word(w) | Tok::Str(w)) => w.clone(),
             Some(Tok::Func(f)) => format!("{f}()"),
             _ => {
-                return Err(format!(
-                    "Error in the JQL Query: Expecting a value after '{field}'."
-                ));
+                return Err(format!("Error in the JQL Query: Expecting a value after '{field}'."));
             }
         };
         pos += 1;
@@ -173,13 +172,9 @@ pub(crate) fn parse(jql: &str) -> Result<Query, String> {
         }
         conds.push(match field.as_str() {
             "assignee" if empty => Cond::Assignee(None, eq),
-            "assignee" if value.eq_ignore_ascii_case("currentuser()") => {
-                Cond::Assignee(Some(Target::CurrentUser), eq)
-            }
+            "assignee" if value.eq_ignore_ascii_case("currentuser()") => Cond::Assignee(Some(Target::CurrentUser), eq),
             "assignee" => Cond::Assignee(Some(Target::Account(value)), eq),
-            "resolution" if empty || value.eq_ignore_ascii_case("unresolved") => {
-                Cond::Unresolved(eq)
-            }
+            "resolution" if empty || value.eq_ignore_ascii_case("unresolved") => Cond::Unresolved(eq),
             "project" => Cond::Project(value, eq),
             "statuscategory" => Cond::StatusCategory(value, eq),
             "key" | "issuekey" => Cond::Key(value, eq),
@@ -203,16 +198,12 @@ fn parse_order(toks: &[Tok]) -> Result<Vec<(SortField, bool)>, String> {
     }
     let mut order = Vec::new();
     for part in toks[2..].split(|t| *t == Tok::Comma) {
-        let (field, desc) =
-            match part {
-                [Tok::Word(f)] => (f, false),
-                [Tok::Word(f), Tok::Word(dir)] if dir.eq_ignore_ascii_case("asc") => (f, false),
-                [Tok::Word(f), Tok::Word(dir)] if dir.eq_ignore_ascii_case("desc") => (f, true),
-                _ => return Err(
-                    "Error in the JQL Query: Expecting a field and ASC or DESC after 'ORDER BY'."
-                        .to_owned(),
-                ),
-            };
+        let (field, desc) = match part {
+            [Tok::Word(f)] => (f, false),
+            [Tok::Word(f), Tok::Word(dir)] if dir.eq_ignore_ascii_case("asc") => (f, false),
+            [Tok::Word(f), Tok::Word(dir)] if dir.eq_ignore_ascii_case("desc") => (f, true),
+            _ => return Err("Error in the JQL Query: Expecting a field and ASC or DESC after 'ORDER BY'.".to_owned()),
+        };
         let field = match field.to_ascii_lowercase().as_str() {
             "updated" | "updateddate" => SortField::Updated,
             "created" | "createddate" => SortField::Created,
@@ -279,14 +270,8 @@ mod tests {
 
     #[test]
     fn the_apps_query_parses_and_sloppy_spacing_is_accepted() {
-        assert!(
-            parse("assignee = currentUser() AND resolution = Unresolved ORDER BY updated DESC")
-                .is_ok()
-        );
-        assert!(
-            parse("assignee=currentUser() and resolution is EMPTY order by updated desc, key asc")
-                .is_ok()
-        );
+        assert!(parse("assignee = currentUser() AND resolution = Unresolved ORDER BY updated DESC").is_ok());
+        assert!(parse("assignee=currentUser() and resolution is EMPTY order by updated desc, key asc").is_ok());
     }
 
     #[test]
@@ -298,11 +283,7 @@ mod tests {
     #[test]
     fn garbage_and_unsupported_clauses_are_errors() {
         assert!(parse("assignee = currentUser() OR project = ACME").is_err());
-        assert!(
-            parse("summary ~ \"x\"")
-                .unwrap_err()
-                .contains("reserved JQL character")
-        );
+        assert!(parse("summary ~ \"x\"").unwrap_err().contains("reserved JQL character"));
         assert!(parse("status = Open").is_err());
         assert!(parse("project = \"ACME").is_err());
         assert!(parse("project = ACME ORDER updated").is_err());

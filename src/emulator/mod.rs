@@ -166,21 +166,14 @@ impl Emulator {
 
     /// How many requests hit paths starting with `path_prefix`.
     pub fn count(&self, path_prefix: &str) -> usize {
-        self.with(|s| {
-            s.log
-                .iter()
-                .filter(|r| r.path.starts_with(path_prefix))
-                .count()
-        })
+        self.with(|s| s.log.iter().filter(|r| r.path.starts_with(path_prefix)).count())
     }
 
     /// How many `POST /oauth/token` with this `grant_type` were answered 200.
     pub fn token_grants(&self, grant_type: &str) -> usize {
         self.with(|s| {
             let ok = |r: &&LoggedRequest| {
-                r.path == "/oauth/token"
-                    && r.status == 200
-                    && r.grant_type.as_deref() == Some(grant_type)
+                r.path == "/oauth/token" && r.status == 200 && r.grant_type.as_deref() == Some(grant_type)
             };
             s.log.iter().filter(ok).count()
         })
@@ -221,33 +214,21 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/me", web::get().to(api::me))
         .route(&format!("{JIRA}/myself"), web::get().to(jira::myself))
-        .route(
-            &format!("{JIRA}/search"),
-            web::route().to(jira::search_gone),
-        )
+        .route(&format!("{JIRA}/search"), web::route().to(jira::search_gone))
         .service(
             web::resource(format!("{JIRA}/search/jql"))
                 .route(web::get().to(jira::search_get))
                 .route(web::post().to(jira::search_post)),
         )
-        .route(
-            &format!("{JIRA}/search/approximate-count"),
-            web::post().to(jira::count),
-        )
+        .route(&format!("{JIRA}/search/approximate-count"), web::post().to(jira::count))
         .route(&format!("{JIRA}/issue/{{key}}"), web::get().to(jira::issue))
         .route(&format!("{WIKI}/spaces"), web::get().to(confluence::spaces))
-        .route(
-            &format!("{WIKI}/spaces/{{id}}"),
-            web::get().to(confluence::space),
-        )
+        .route(&format!("{WIKI}/spaces/{{id}}"), web::get().to(confluence::space))
         .route(
             &format!("{WIKI}/spaces/{{id}}/pages"),
             web::get().to(confluence::space_pages),
         )
         .route(&format!("{WIKI}/pages"), web::get().to(confluence::pages))
-        .route(
-            &format!("{WIKI}/pages/{{id}}"),
-            web::get().to(confluence::page),
-        )
+        .route(&format!("{WIKI}/pages/{{id}}"), web::get().to(confluence::page))
         .default_service(web::to(api::not_found));
 }

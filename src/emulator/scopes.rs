@@ -17,11 +17,7 @@ const KNOWN: &[(&str, Product, &str)] = &[
         Product::Account,
         "View your profile: name, email address and avatar",
     ),
-    (
-        "read:account",
-        Product::Account,
-        "View your account details",
-    ),
+    ("read:account", Product::Account, "View your account details"),
     (
         "read:jira-work",
         Product::Jira,
@@ -42,11 +38,7 @@ const KNOWN: &[(&str, Product, &str)] = &[
         Product::Jira,
         "Create and edit Jira projects and their settings",
     ),
-    (
-        "manage:jira-configuration",
-        Product::Jira,
-        "Configure Jira settings",
-    ),
+    ("manage:jira-configuration", Product::Jira, "Configure Jira settings"),
     (
         "manage:jira-webhook",
         Product::Jira,
@@ -82,11 +74,7 @@ const KNOWN: &[(&str, Product, &str)] = &[
         Product::Confluence,
         "View Confluence user information",
     ),
-    (
-        "read:confluence-groups",
-        Product::Confluence,
-        "View Confluence groups",
-    ),
+    ("read:confluence-groups", Product::Confluence, "View Confluence groups"),
     (
         "search:confluence",
         Product::Confluence,
@@ -102,16 +90,8 @@ const KNOWN: &[(&str, Product, &str)] = &[
         Product::Confluence,
         "Create and edit Confluence spaces",
     ),
-    (
-        "read:space:confluence",
-        Product::Confluence,
-        "View Confluence spaces",
-    ),
-    (
-        "read:page:confluence",
-        Product::Confluence,
-        "View Confluence pages",
-    ),
+    ("read:space:confluence", Product::Confluence, "View Confluence spaces"),
+    ("read:page:confluence", Product::Confluence, "View Confluence pages"),
     (
         "read:content:confluence",
         Product::Confluence,

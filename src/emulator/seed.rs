@@ -120,12 +120,6 @@ pub(crate) fn site_by_cloud_id(cloud_id: &str) -> Option<&'static SeedSite> {
 }
 
 pub(crate) fn avatar_url(user: &SeedUser) -> String {
-    let initials: String = user
-        .name
-        .split(' ')
-        .filter_map(|w| w.chars().next())
-        .collect();
-    format!(
-        "https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/initials/{initials}-3.png"
-    )
+    let initials: String = user.name.split(' ').filter_map(|w| w.chars().next()).collect();
+    format!("https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/initials/{initials}-3.png")
 }

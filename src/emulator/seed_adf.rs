@@ -130,11 +130,9 @@ pub(crate) fn routine(i: usize) -> Value {
         content.push(json!({"type": "orderedList", "attrs": {"order": 1}, "content": steps}));
     }
     if i.is_multiple_of(5) {
-        content.push(
-            json!({"type": "codeBlock", "attrs": {"language": "json"}, "content": [
-                text(&format!("{{\"ticket\": {i}, \"retry\": true}}")),
-            ]}),
-        );
+        content.push(json!({"type": "codeBlock", "attrs": {"language": "json"}, "content": [
+            text(&format!("{{\"ticket\": {i}, \"retry\": true}}")),
+        ]}));
     }
     doc(content)
 }

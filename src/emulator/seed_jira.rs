@@ -17,13 +17,7 @@ pub(crate) struct Status {
     pub(crate) category_name: &'static str,
 }
 
-const fn status(
-    id: &'static str,
-    name: &'static str,
-    cat: u32,
-    key: &'static str,
-    cat_name: &'static str,
-) -> Status {
+const fn status(id: &'static str, name: &'static str, cat: u32, key: &'static str, cat_name: &'static str) -> Status {
     Status {
         id,
         name,
@@ -38,14 +32,7 @@ const IN_PROGRESS: Status = status("3", "In Progress", 4, "indeterminate", "In P
 const IN_REVIEW: Status = status("10001", "In Review", 4, "indeterminate", "In Progress");
 const BLOCKED: Status = status("10003", "Blocked", 4, "indeterminate", "In Progress");
 const DONE: Status = status("10002", "Done", 3, "done", "Done");
-const OPEN_STATUSES: [&Status; 6] = [
-    &TODO,
-    &IN_PROGRESS,
-    &TODO,
-    &IN_REVIEW,
-    &IN_PROGRESS,
-    &BLOCKED,
-];
+const OPEN_STATUSES: [&Status; 6] = [&TODO, &IN_PROGRESS, &TODO, &IN_REVIEW, &IN_PROGRESS, &BLOCKED];
 
 /// A Jira project.
 pub(crate) struct Project {
@@ -183,11 +170,7 @@ fn acme_issue(n: u64) -> Issue {
             "Very long summary: {}",
             "the dashboard truncates this title gracefully ".repeat(5)
         ),
-        _ => format!(
-            "{} {}",
-            VERBS[i % VERBS.len()],
-            OBJECTS[(i * 5) % OBJECTS.len()]
-        ),
+        _ => format!("{} {}", VERBS[i % VERBS.len()], OBJECTS[(i * 5) % OBJECTS.len()]),
     };
     let restricted = RESTRICTED.contains(&format!("ACME-{n}").as_str());
     let assignee = match n {
@@ -248,11 +231,7 @@ fn beta_issue(n: u64) -> Issue {
             OPEN_STATUSES[i % OPEN_STATUSES.len()]
         },
         priority: PRIORITIES[i % PRIORITIES.len()],
-        assignee: if n.is_multiple_of(6) {
-            None
-        } else {
-            Some("alice")
-        },
+        assignee: if n.is_multiple_of(6) { None } else { Some("alice") },
         reporter: "alice",
         created: updated - Duration::days(((n * 5) % 30 + 1) as i64),
         updated,

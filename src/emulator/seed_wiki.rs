@@ -58,11 +58,7 @@ const fn page(
     created_at: &'static str,
     body: &'static str,
 ) -> Page {
-    let author = if version.is_multiple_of(2) {
-        BOB
-    } else {
-        ALICE
-    };
+    let author = if version.is_multiple_of(2) { BOB } else { ALICE };
     Page {
         id,
         space_id,
@@ -222,8 +218,7 @@ const BACKUP: &str = r#"<p>Backups run nightly at 02:00 UTC and are kept for 35 
 
 const VENDORS: &str = r#"<table><tbody><tr><th><p>Vendor</p></th><th><p>Contact</p></th></tr><tr><td><p>Cloud provider</p></td><td><p><a href="mailto:support@cloud.example">support@cloud.example</a></p></td></tr><tr><td><p>CDN</p></td><td><p><a href="https://cdn.example/support">cdn.example/support</a></p></td></tr></tbody></table>"#;
 
-const HR_HOME: &str =
-    r#"<h1>People &amp; Culture</h1><p>Policies, benefits and the holiday calendar.</p>"#;
+const HR_HOME: &str = r#"<h1>People &amp; Culture</h1><p>Policies, benefits and the holiday calendar.</p>"#;
 
 const HOLIDAYS: &str = r#"<p>Public holidays depend on your location. Company-wide days off in 2027:</p><ul><li><p>1 January</p></li><li><p>24&ndash;31 December</p></li></ul>"#;
 

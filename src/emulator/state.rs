@@ -125,10 +125,7 @@ impl State {
 
     /// Takes one use of the first pending fault whose prefix matches `path`.
     pub(crate) fn take_fault(&mut self, path: &str) -> Option<Fault> {
-        let index = self
-            .faults
-            .iter()
-            .position(|r| path.starts_with(&r.prefix))?;
+        let index = self.faults.iter().position(|r| path.starts_with(&r.prefix))?;
         let rule = &mut self.faults[index];
         let fault = rule.fault;
         rule.remaining -= 1;

@@ -54,8 +54,7 @@ fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<Params, String> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let json = content_type.contains("json")
-        || (!content_type.contains("x-www-form-urlencoded")
-            && body.trim_ascii_start().starts_with(b"{"));
+        || (!content_type.contains("x-www-form-urlencoded") && body.trim_ascii_start().starts_with(b"{"));
     if !json {
         return Ok(Params::parse(body));
     }
@@ -91,10 +90,7 @@ fn credentials(req: &HttpRequest, params: &Params) -> Option<(String, String)> {
             .map(|(_, v)| v.into_owned())
             .next()
     };
-    Some((
-        unform(id).unwrap_or_default(),
-        unform(secret).unwrap_or_default(),
-    ))
+    Some((unform(id).unwrap_or_default(), unform(secret).unwrap_or_default()))
 }
 
 fn client_ok(st: &State, id: &str, secret: &str) -> bool {
@@ -105,19 +101,14 @@ fn client_ok(st: &State, id: &str, secret: &str) -> bool {
 }
 
 /// `POST /oauth/token`.
-pub(crate) async fn token(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Mutex<State>>,
-) -> HttpResponse {
+pub(crate) async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State>>) -> HttpResponse {
     let params = match parse_body(&req, &body) {
         Ok(params) => params,
         Err(description) => return invalid_request(&description),
     };
     let grant_type = params.get("grant_type").unwrap_or_default().to_owned();
     if !grant_type.is_empty() {
-        req.extensions_mut()
-            .insert(GrantTypeTag(grant_type.clone()));
+        req.extensions_mut().insert(GrantTypeTag(grant_type.clone()));
     }
     let mut st = lock(&state);
     match credentials(&req, &params) {
@@ -127,19 +118,12 @@ pub(crate) async fn token(
     match grant_type.as_str() {
         "" => invalid_request("Missing required parameter: grant_type"),
         "authorization_code" => {
-            let (Some(code), Some(redirect_uri)) = (params.get("code"), params.get("redirect_uri"))
-            else {
-                return invalid_request(
-                    "Missing required parameter: code and redirect_uri are required",
-                );
+            let (Some(code), Some(redirect_uri)) = (params.get("code"), params.get("redirect_uri")) else {
+                return invalid_request("Missing required parameter: code and redirect_uri are required");
             };
             match st.redeem_code(code, redirect_uri) {
                 Some(tokens) => success(tokens),
-                None => error(
-                    StatusCode::FORBIDDEN,
-                    "invalid_grant",
-                    "Invalid authorization code",
-                ),
+                None => error(StatusCode::FORBIDDEN, "invalid_grant", "Invalid authorization code"),
             }
         }
         "refresh_token" => {

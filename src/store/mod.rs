@@ -132,6 +132,20 @@ impl Kv {
         }
     }
 
+    /// Moves the expiry of `key` to `ttl` from now (absent keys stay absent).
+    pub async fn expire(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
+        let secs = ttl.as_secs().max(1);
+        match self {
+            Kv::Redis(pool) => {
+                Self::redis_call(pool, |mut c| async move { c.expire::<_, ()>(key, secs as i64).await }).await
+            }
+            Kv::Memory(map) => {
+                map.touch(key, Duration::from_secs(secs));
+                Ok(())
+            }
+        }
+    }
+
     /// Sets `field` of the hash at `key`, and the whole hash to expire after `ttl`, atomically.
     pub async fn hset_ex(&self, key: &str, field: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
         let secs = ttl.as_secs().max(1);

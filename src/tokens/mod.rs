@@ -75,7 +75,8 @@ pub struct TokenStore {
 }
 
 impl TokenStore {
-    /// Records in `kv`, sealed with `ring`, kept for `ttl` (the session lifetime).
+    /// Records in `kv`, sealed with `ring`. A record lives as long as its session: `ttl` (the idle
+    /// timeout) from its last write or [`TokenStore::touch`].
     pub fn new(kv: Kv, ring: Arc<KeyRing>, ttl: Duration) -> Self {
         TokenStore { kv, ring, ttl }
     }
@@ -160,6 +161,11 @@ impl TokenStore {
         // A record sealed under an older key is not rewritten here: a write on the read path could
         // race a refresh and put back an old refresh token. Its next write (a refresh) reseals it.
         Ok(record)
+    }
+
+    /// Keeps a record alive for another `ttl`, as its session is used.
+    pub async fn touch(&self, id: Uuid, ttl: Duration) -> Result<(), TokenError> {
+        Ok(self.kv.expire(&Self::key(id), ttl).await?)
     }
 
     /// Deletes a record (signing out).

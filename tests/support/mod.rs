@@ -64,6 +64,8 @@ pub struct TestApp {
     pub redis: RedisServer,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
+    /// The settings the app was started with, as environment variables (siblings share them).
+    pub env: Vec<(String, String)>,
 }
 
 /// A client like a browser's: keeps cookies, does not follow redirects.
@@ -95,13 +97,23 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let port = listener.local_addr().expect("local addr").port();
         let address = format!("http://127.0.0.1:{port}");
-        let settings = settings_from(env_for(&address, &emulator, Some(&redis)), extra);
-        emulator.add_redirect_uri(&settings.public_url.callback_url());
-        let storage = Storage::Redis(settings.redis_url_or_default());
-        let app = Application::build_on(listener, settings, storage).await.expect("app builds");
-        tokio::spawn(app.run());
+        let mut env = env_for(&address, &emulator, Some(&redis));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        launch(listener, &env, &emulator).await;
         let (client, jar) = browser_with_jar();
-        TestApp { address, port, emulator, redis, client, jar }
+        TestApp { address, port, emulator, redis, client, jar, env }
+    }
+
+    /// Starts another instance on the same emulator and Redis with the same settings but for
+    /// `extra`, as an operator would scale out or restart with a new setting; returns its address.
+    pub async fn spawn_sibling(&self, extra: &[(&str, &str)]) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let address = format!("http://127.0.0.1:{}", listener.local_addr().expect("local addr").port());
+        let mut env = self.env.clone();
+        env.push(("THREELO_PUBLIC_URL".to_owned(), address.clone()));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        launch(listener, &env, &self.emulator).await;
+        address
     }
 
     /// An absolute URL of ours.
@@ -133,6 +145,15 @@ impl TestApp {
         let page = self.get("/").await.text().await.expect("body");
         assert!(page.contains("Signed in as Alice Example"), "{page}");
     }
+}
+
+/// Builds the app from `env` on `listener` and runs it in the background.
+async fn launch(listener: TcpListener, env: &[(String, String)], emulator: &Emulator) {
+    let settings = settings_from(env.to_vec(), &[]);
+    emulator.add_redirect_uri(&settings.public_url.callback_url());
+    let storage = Storage::Redis(settings.redis_url_or_default());
+    let app = Application::build_on(listener, settings, storage).await.expect("app builds");
+    tokio::spawn(app.run());
 }
 
 /// Walks login -> authorize -> callback with `client`, starting at `login_url`; returns the
