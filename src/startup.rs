@@ -75,6 +75,10 @@ impl Application {
             settings.session.idle_timeout,
         ));
         let index = web::Data::new(SessionIndex::new(kv.clone(), settings.session));
+        if let Err(err) = kv.ping().await {
+            // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
+            tracing::warn!(error = %err, "Redis does not answer yet; pages will answer 503 until it does");
+        }
         let kv = web::Data::new(kv);
         let settings = web::Data::new(settings);
 
