@@ -52,10 +52,7 @@ Every setting is listed in config/default.toml; see README.md for the whole stor
 
 impl Cli {
     /// Parses the arguments after the program name.
-    pub fn parse(
-        args: impl IntoIterator<Item = String>,
-        env_config: Option<String>,
-    ) -> Result<Cli, String> {
+    pub fn parse(args: impl IntoIterator<Item = String>, env_config: Option<String>) -> Result<Cli, String> {
         let mut command = None;
         let mut config = None;
         let mut args = args.into_iter();
@@ -77,9 +74,7 @@ impl Cli {
                         continue;
                     }
                     None => {
-                        return Err(format!(
-                            "unknown command or option `{other}`; see `threelo --help`"
-                        ));
+                        return Err(format!("unknown command or option `{other}`; see `threelo --help`"));
                     }
                 },
             };
@@ -88,16 +83,12 @@ impl Cli {
                 (Some(first @ (Command::Help | Command::Version)), _) => Some(first),
                 (_, next @ (Command::Help | Command::Version)) => Some(next),
                 (Some(_), _) => {
-                    return Err(format!(
-                        "only one command at a time (got a second one: `{arg}`)"
-                    ));
+                    return Err(format!("only one command at a time (got a second one: `{arg}`)"));
                 }
                 (None, next) => Some(next),
             };
         }
-        let config = config
-            .or(env_config.filter(|c| !c.is_empty()))
-            .map(PathBuf::from);
+        let config = config.or(env_config.filter(|c| !c.is_empty())).map(PathBuf::from);
         Ok(Cli {
             command: command.unwrap_or(Command::Serve),
             config,
@@ -135,27 +126,20 @@ impl Cli {
 }
 
 fn gen_secret() {
-    println!(
-        "# Fresh secrets for threelo. Keep them secret; store them as files and use the *_FILE variables."
-    );
+    println!("# Fresh secrets for threelo. Keep them secret; store them as files and use the *_FILE variables.");
     println!("THREELO_SESSION_SECRET={}", random_b64(64));
     println!(
         "THREELO_TOKEN_KEYS=k{}:{}",
         time::OffsetDateTime::now_utc().unix_timestamp(),
         random_b64(32)
     );
-    println!(
-        "# To rotate token keys, put a new key first and keep the old ones after it: k2:...,k1:..."
-    );
+    println!("# To rotate token keys, put a new key first and keep the old ones after it: k2:...,k1:...");
 }
 
 fn check_config(file: Option<&std::path::Path>) -> i32 {
     match Settings::load(Mode::Serve, file) {
         Err(ConfigError(problems)) => {
-            eprintln!(
-                "threelo: the configuration has {} problem(s):",
-                problems.len()
-            );
+            eprintln!("threelo: the configuration has {} problem(s):", problems.len());
             for problem in problems {
                 eprintln!("  - {problem}");
             }
@@ -166,18 +150,13 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
             println!("  public URL:    {}", settings.public_url);
             println!("  callback URL:  {}", settings.public_url.callback_url());
             println!("                 (register exactly this in Atlassian's developer console:");
-            println!(
-                "                  your app > Authorization > OAuth 2.0 (3LO) > Callback URL)"
-            );
+            println!("                  your app > Authorization > OAuth 2.0 (3LO) > Callback URL)");
             println!("  listen:        {}", settings.listen);
             println!("  client id:     {}", settings.client_id);
             println!("  scopes:        {}", settings.scopes.join(" "));
             println!("  auth server:   {}", settings.auth_url);
             println!("  API gateway:   {}", settings.api_url);
-            println!(
-                "  Redis:         {}",
-                settings.redis_url_or_default().masked()
-            );
+            println!("  Redis:         {}", settings.redis_url_or_default().masked());
             println!(
                 "  token keys:    {} (the first seals new records)",
                 settings.token_keys.key_ids().join(", ")
@@ -224,11 +203,7 @@ mod tests {
 
     #[test]
     fn unknown_words_and_two_commands_are_usage_errors() {
-        assert!(
-            parse(&["frobnicate"])
-                .unwrap_err()
-                .contains("unknown command")
-        );
+        assert!(parse(&["frobnicate"]).unwrap_err().contains("unknown command"));
         assert!(parse(&["serve", "demo"]).is_err());
         assert!(parse(&["--config"]).is_err());
         assert_eq!(parse(&["demo", "--help"]).unwrap().command, Command::Help);

@@ -29,7 +29,9 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
     };
     let storage_note = match &storage {
         Storage::Redis(url) => format!("Redis at {}", url.masked()),
-        Storage::Memory => "in-memory stores (sessions vanish when this process stops; set THREELO_REDIS_URL to use Redis)".to_owned(),
+        Storage::Memory => {
+            "in-memory stores (sessions vanish when this process stops; set THREELO_REDIS_URL to use Redis)".to_owned()
+        }
     };
     let public = settings.public_url.clone();
     let app = Application::build(settings, storage).await?;

@@ -72,7 +72,12 @@ impl AppError {
         let home = Some(("Go to the start page", "/"));
         let (status, title, message, action) = match self {
             // Normally answered with a redirect by `render_error_pages`; this page is the fallback.
-            AppError::SignInRequired(_) => (S::UNAUTHORIZED, "Please sign in", "This page shows your Atlassian work, so you need to sign in first.", Some(("Sign in with Atlassian", "/auth/login"))),
+            AppError::SignInRequired(_) => (
+                S::UNAUTHORIZED,
+                "Please sign in",
+                "This page shows your Atlassian work, so you need to sign in first.",
+                Some(("Sign in with Atlassian", "/auth/login")),
+            ),
             AppError::SignInCancelled => (
                 S::OK,
                 "You cancelled the sign-in",
@@ -196,9 +201,7 @@ impl ResponseError for RenderedPage {
 
 fn render(base: &str, err: &AppError) -> RenderedPage {
     let page = err.page();
-    let action = page
-        .action
-        .map(|(label, route)| (label, format!("{base}{route}")));
+    let action = page.action.map(|(label, route)| (label, format!("{base}{route}")));
     let html = ErrorPage {
         base,
         title: page.title,
@@ -215,7 +218,9 @@ fn render(base: &str, err: &AppError) -> RenderedPage {
 
 /// Sends a signed-out visitor to sign in, and back to `here` afterwards.
 fn sign_in_redirect(settings: &Settings, here: &str) -> HttpResponse {
-    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("return_to", here).finish();
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", here)
+        .finish();
     let location = format!("{}?{query}", settings.public_url.absolute("/auth/login"));
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
@@ -230,7 +235,10 @@ pub async fn render_error_pages(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // Not `req.request().clone()`: routing needs the request unshared.
     let settings = req.app_data::<web::Data<Settings>>().cloned();
-    let base = settings.as_ref().map(|s| s.public_url.prefix().to_owned()).unwrap_or_default();
+    let base = settings
+        .as_ref()
+        .map(|s| s.public_url.prefix().to_owned())
+        .unwrap_or_default();
     let res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
         // Only the session middleware fails this way: its store (Redis) is unreachable.

@@ -4,10 +4,7 @@ use threelo::cli::Cli;
 
 #[tokio::main]
 async fn main() {
-    let cli = match Cli::parse(
-        std::env::args().skip(1),
-        std::env::var("THREELO_CONFIG").ok(),
-    ) {
+    let cli = match Cli::parse(std::env::args().skip(1), std::env::var("THREELO_CONFIG").ok()) {
         Ok(cli) => cli,
         Err(problem) => {
             eprintln!("threelo: {problem}");

@@ -150,18 +150,12 @@ impl AppSession<'_> {
 
     fn pending(&self, now: i64) -> Vec<Pending> {
         let mut pending: Vec<Pending> = self.0.get(PENDING).ok().flatten().unwrap_or_default();
-        pending
-            .retain(|p| now - p.created_at <= PENDING_TTL.as_secs() as i64 && p.created_at <= now);
+        pending.retain(|p| now - p.created_at <= PENDING_TTL.as_secs() as i64 && p.created_at <= now);
         pending
     }
 
     /// Signs the user in: a new session key (no fixation), keeping other tabs' pending sign-ins.
-    pub fn sign_in(
-        &self,
-        user: User,
-        token_record: Uuid,
-        sites: Vec<Site>,
-    ) -> Result<SignedIn, AppError> {
+    pub fn sign_in(&self, user: User, token_record: Uuid, sites: Vec<Site>) -> Result<SignedIn, AppError> {
         let now = unix_now();
         let signed_in = SignedIn {
             user,

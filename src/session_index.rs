@@ -52,7 +52,9 @@ impl SessionIndex {
         let now = unix_now();
         let mut live = Vec::new();
         for (field, json) in self.kv.hgetall(&Self::key(account_id)).await? {
-            let parsed = Uuid::parse_str(&field).ok().zip(serde_json::from_str::<SessionInfo>(&json).ok());
+            let parsed = Uuid::parse_str(&field)
+                .ok()
+                .zip(serde_json::from_str::<SessionInfo>(&json).ok());
             match parsed {
                 Some((id, info)) if self.is_live(&info, now) => live.push((id, info)),
                 _ => self.kv.hdel(&Self::key(account_id), &field).await?,

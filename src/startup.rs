@@ -46,11 +46,7 @@ impl Application {
     }
 
     /// Builds the app on an already bound listener (tests bind port 0 and read the port first).
-    pub async fn build_on(
-        listener: TcpListener,
-        settings: Settings,
-        storage: Storage,
-    ) -> anyhow::Result<Application> {
+    pub async fn build_on(listener: TcpListener, settings: Settings, storage: Storage) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let (kv, sessions) = match storage {
             Storage::Redis(url) => {
@@ -65,9 +61,8 @@ impl Application {
                 )
             }
         };
-        let key = Key::try_from(settings.session_secret_bytes()).map_err(|_| {
-            anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes")
-        })?;
+        let key = Key::try_from(settings.session_secret_bytes())
+            .map_err(|_| anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes"))?;
         let atlassian = web::Data::new(Atlassian::new(&settings)?);
         let tokens = web::Data::new(TokenStore::new(
             kv.clone(),
@@ -133,11 +128,7 @@ impl Application {
 
 /// The session cookie per DESIGN.md §3: `__Host-` and `Secure` over https at the root, the public
 /// path otherwise; HttpOnly; SameSite=Lax (Strict would drop it on Atlassian's redirect back).
-fn session_middleware(
-    settings: &Settings,
-    store: SessionBackend,
-    key: Key,
-) -> SessionMiddleware<SessionBackend> {
+fn session_middleware(settings: &Settings, store: SessionBackend, key: Key) -> SessionMiddleware<SessionBackend> {
     let public = &settings.public_url;
     let at_root = public.prefix().is_empty();
     let name = if public.is_https() && at_root {

@@ -19,11 +19,7 @@ pub fn init(format: LogFormat) {
         .with_writer(std::io::stderr);
     // Ignoring the error: a subscriber is already installed (tests), and that one is kept.
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
 }
@@ -36,9 +32,7 @@ pub async fn log_requests(
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4();
     // The route pattern, not the path: paths carry ids, and the query carries codes.
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "<unmatched>".to_owned());
+    let route = req.match_pattern().unwrap_or_else(|| "<unmatched>".to_owned());
     let method = req.method().to_string();
     let span = tracing::info_span!("request", %request_id, %method, %route);
     let result = next.call(req).instrument(span.clone()).await;

@@ -20,8 +20,18 @@ async fn backends() -> Vec<(&'static str, Kv, SessionBackend, Option<RedisServer
     let pool = redis_pool(&RedisUrl::parse(&redis.url()).unwrap()).unwrap();
     let map = Arc::new(MemoryKv::default());
     vec![
-        ("redis", Kv::Redis(pool.clone()), SessionBackend::redis(pool).await.unwrap(), Some(redis)),
-        ("memory", Kv::Memory(map.clone()), SessionBackend::Memory(MemorySessionStore::new(map)), None),
+        (
+            "redis",
+            Kv::Redis(pool.clone()),
+            SessionBackend::redis(pool).await.unwrap(),
+            Some(redis),
+        ),
+        (
+            "memory",
+            Kv::Memory(map.clone()),
+            SessionBackend::Memory(MemorySessionStore::new(map)),
+            None,
+        ),
     ]
 }
 
@@ -50,9 +60,17 @@ async fn sessions_are_saved_loaded_updated_and_deleted_alike() {
     let ttl = CookieDuration::seconds(60);
     for (name, _, store, _redis) in backends().await {
         let key = store.save(state(&[("a", "\"1\"")]), &ttl).await.unwrap();
-        assert_eq!(store.load(&key).await.unwrap(), Some(state(&[("a", "\"1\"")])), "{name}");
+        assert_eq!(
+            store.load(&key).await.unwrap(),
+            Some(state(&[("a", "\"1\"")])),
+            "{name}"
+        );
         let same = store.update(key, state(&[("a", "\"2\"")]), &ttl).await.unwrap();
-        assert_eq!(store.load(&same).await.unwrap(), Some(state(&[("a", "\"2\"")])), "{name}");
+        assert_eq!(
+            store.load(&same).await.unwrap(),
+            Some(state(&[("a", "\"2\"")])),
+            "{name}"
+        );
         store.update_ttl(&same, &ttl).await.unwrap();
         store.delete(&same).await.unwrap();
         assert_eq!(store.load(&same).await.unwrap(), None, "{name}");
@@ -60,15 +78,28 @@ async fn sessions_are_saved_loaded_updated_and_deleted_alike() {
         let unknown = SessionKey::try_from(random_b64(48).replace(['+', '/', '='], "x")).unwrap();
         assert_eq!(store.load(&unknown).await.unwrap(), None, "{name}: unknown key");
         let fresh = store.update(unknown, state(&[("b", "\"3\"")]), &ttl).await.unwrap();
-        assert_eq!(store.load(&fresh).await.unwrap(), Some(state(&[("b", "\"3\"")])), "{name}: an expired key gets a new one");
+        assert_eq!(
+            store.load(&fresh).await.unwrap(),
+            Some(state(&[("b", "\"3\"")])),
+            "{name}: an expired key gets a new one"
+        );
     }
 }
 
 #[tokio::test]
 async fn unreadable_session_state_reads_as_no_session() {
     for (name, kv, store, _redis) in backends().await {
-        let key = store.save(state(&[("a", "\"1\"")]), &CookieDuration::seconds(60)).await.unwrap();
-        kv.set_ex(&format!("threelo:session:{}", key.as_ref()), "not json", Duration::from_secs(60)).await.unwrap();
+        let key = store
+            .save(state(&[("a", "\"1\"")]), &CookieDuration::seconds(60))
+            .await
+            .unwrap();
+        kv.set_ex(
+            &format!("threelo:session:{}", key.as_ref()),
+            "not json",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
         assert_eq!(store.load(&key).await.unwrap(), None, "{name}");
     }
 }
@@ -88,10 +119,20 @@ async fn token_records_are_sealed_opened_and_deleted_alike() {
         let stored = kv.get(&TokenStore::key(id)).await.unwrap().unwrap();
         assert!(!stored.contains("plain-"), "{name}: {stored}");
         let record = tokens.load(id, "acct").await.unwrap();
-        assert_eq!(record.tokens.access_token.expose_secret(), "plain-access-token", "{name}");
-        assert!(matches!(tokens.load(id, "someone-else").await, Err(TokenError::Unusable(_))), "{name}");
+        assert_eq!(
+            record.tokens.access_token.expose_secret(),
+            "plain-access-token",
+            "{name}"
+        );
+        assert!(
+            matches!(tokens.load(id, "someone-else").await, Err(TokenError::Unusable(_))),
+            "{name}"
+        );
         tokens.delete(id).await.unwrap();
-        assert!(matches!(tokens.load(id, "acct").await, Err(TokenError::Unusable(_))), "{name}");
+        assert!(
+            matches!(tokens.load(id, "acct").await, Err(TokenError::Unusable(_))),
+            "{name}"
+        );
     }
 }
 

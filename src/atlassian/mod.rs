@@ -93,11 +93,7 @@ impl Atlassian {
             .await
     }
 
-    async fn get_json<T: DeserializeOwned>(
-        &self,
-        url: &str,
-        token: &SecretString,
-    ) -> Result<T, ApiError> {
+    async fn get_json<T: DeserializeOwned>(&self, url: &str, token: &SecretString) -> Result<T, ApiError> {
         let response = self
             .http
             .get(url)

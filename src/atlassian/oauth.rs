@@ -4,8 +4,8 @@
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, HttpClientError, RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    HttpClientError, RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -19,9 +19,7 @@ type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointN
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
     /// 401 access_denied from the token endpoint: wrong client id or secret. The operator's problem.
-    #[error(
-        "the token endpoint rejected our client credentials (check THREELO_CLIENT_ID and THREELO_CLIENT_SECRET)"
-    )]
+    #[error("the token endpoint rejected our client credentials (check THREELO_CLIENT_ID and THREELO_CLIENT_SECRET)")]
     BadClientCredentials,
     /// The code is bad, used or expired, or the redirect URI differs.
     #[error("the token endpoint rejected the authorization code ({0})")]
@@ -44,9 +42,7 @@ impl OAuth {
     pub(super) fn new(settings: &Settings) -> anyhow::Result<Self> {
         let auth = settings.auth_url.as_str().trim_end_matches('/');
         let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                settings.client_secret.expose_secret().to_owned(),
-            ))
+            .set_client_secret(ClientSecret::new(settings.client_secret.expose_secret().to_owned()))
             .set_auth_uri(AuthUrl::new(format!("{auth}/authorize"))?)
             .set_token_uri(TokenUrl::new(format!("{auth}/oauth/token"))?)
             .set_redirect_uri(RedirectUrl::new(settings.public_url.callback_url())?)
@@ -71,11 +67,7 @@ impl OAuth {
     }
 
     /// Exchanges a one-time code for tokens.
-    pub async fn exchange_code(
-        &self,
-        http: &reqwest::Client,
-        code: &str,
-    ) -> Result<TokenSet, ExchangeError> {
+    pub async fn exchange_code(&self, http: &reqwest::Client, code: &str) -> Result<TokenSet, ExchangeError> {
         let response = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -105,28 +97,21 @@ fn token_set(response: &BasicTokenResponse, requested: &[String]) -> TokenSet {
     }
 }
 
-type OAuthError =
-    RequestTokenError<HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse>;
+type OAuthError = RequestTokenError<HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse>;
 
 fn classify(err: OAuthError) -> ExchangeError {
     match err {
         RequestTokenError::ServerResponse(response) => match response.error() {
-            BasicErrorResponseType::Extension(code) if code == "access_denied" => {
-                ExchangeError::BadClientCredentials
-            }
+            BasicErrorResponseType::Extension(code) if code == "access_denied" => ExchangeError::BadClientCredentials,
             BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
                 ExchangeError::BadClientCredentials
             }
             other => ExchangeError::InvalidCode(other.to_string()),
         },
-        RequestTokenError::Request(HttpClientError::Reqwest(err)) if err.is_timeout() => {
-            ExchangeError::Timeout
-        }
+        RequestTokenError::Request(HttpClientError::Reqwest(err)) if err.is_timeout() => ExchangeError::Timeout,
         RequestTokenError::Request(err) => ExchangeError::Failed(format!("request failed: {err}")),
         // The body is deliberately dropped: a half-readable answer may still hold a token.
-        RequestTokenError::Parse(err, _body) => {
-            ExchangeError::Failed(format!("unreadable answer at {}", err.path()))
-        }
+        RequestTokenError::Parse(err, _body) => ExchangeError::Failed(format!("unreadable answer at {}", err.path())),
         RequestTokenError::Other(message) => ExchangeError::Failed(message),
     }
 }

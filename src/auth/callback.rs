@@ -27,16 +27,12 @@ struct CallbackParams {
 
 fn parse(query: &str) -> Result<CallbackParams, AppError> {
     if query.len() > MAX_QUERY {
-        return Err(AppError::BadRequest(
-            "the callback's query string is too long",
-        ));
+        return Err(AppError::BadRequest("the callback's query string is too long"));
     }
     let get = |name| -> Result<Option<String>, AppError> {
         let value = single_param(query, name)?;
         match value {
-            Some(v) if v.len() > MAX_PARAM => {
-                Err(AppError::BadRequest("a callback parameter is too long"))
-            }
+            Some(v) if v.len() > MAX_PARAM => Err(AppError::BadRequest("a callback parameter is too long")),
             Some(v) if v.is_empty() => Ok(None),
             other => Ok(other),
         }
@@ -75,14 +71,10 @@ pub async fn callback(
             .take(64)
             .collect();
         tracing::warn!(error = %code, "Atlassian returned an error to the callback");
-        return Err(AppError::BadRequest(
-            "Atlassian reported an error with this sign-in",
-        ));
+        return Err(AppError::BadRequest("Atlassian reported an error with this sign-in"));
     }
     let (Some(code), Some(state)) = (params.code, params.state) else {
-        return Err(AppError::BadRequest(
-            "the callback carries neither a code nor an error",
-        ));
+        return Err(AppError::BadRequest("the callback carries neither a code nor an error"));
     };
     let Some(return_to) = session.finish_sign_in(&state)? else {
         return Err(AppError::SignInExpired);
@@ -139,9 +131,7 @@ async fn identify(atlassian: &Atlassian, tokens: &TokenSet) -> Result<(Me, Vec<S
     };
     let me = me.map_err(|err| describe("reading the profile (/me)", err))?;
     if me.account_id.trim().is_empty() {
-        return Err(AppError::SignInFailed(
-            "/me returned no account id".to_owned(),
-        ));
+        return Err(AppError::SignInFailed("/me returned no account id".to_owned()));
     }
     let sites = sites.map_err(|err| describe("listing the sites (accessible-resources)", err))?;
     Ok((me, sites))

@@ -32,8 +32,6 @@ pub fn check_token(form_body: &[u8], expected: &str) -> Result<(), AppError> {
     if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
-        Err(AppError::CsrfRejected(
-            "CSRF token does not match the session",
-        ))
+        Err(AppError::CsrfRejected("CSRF token does not match the session"))
     }
 }

@@ -33,7 +33,10 @@ impl ReturnTo {
         // Percent-encoded slashes, backslashes or line breaks can be decoded by something
         // downstream into `//host` or a header; a real path of ours never needs them.
         let lower = raw.to_ascii_lowercase();
-        if ["%2f", "%5c", "%00", "%0d", "%0a"].iter().any(|bad| lower.contains(bad)) {
+        if ["%2f", "%5c", "%00", "%0d", "%0a"]
+            .iter()
+            .any(|bad| lower.contains(bad))
+        {
             return None;
         }
         if raw

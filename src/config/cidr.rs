@@ -37,12 +37,8 @@ impl Cidr {
             v4 => v4,
         };
         match (self.network, addr) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net).into(), u32::from(ip).into(), self.prefix, 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), u128::from(ip), self.prefix, 128)
-            }
+            (IpAddr::V4(net), IpAddr::V4(ip)) => masked(u32::from(net).into(), u32::from(ip).into(), self.prefix, 32),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => masked(u128::from(net), u128::from(ip), self.prefix, 128),
             _ => false,
         }
     }
@@ -63,17 +59,9 @@ mod tests {
         assert!(block.contains("10.1.200.3".parse().unwrap()));
         assert!(!block.contains("10.2.0.1".parse().unwrap()));
         assert!(block.contains("::ffff:10.1.0.9".parse().unwrap()));
-        assert!(
-            Cidr::parse("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
         assert!(Cidr::parse("::1").unwrap().contains("::1".parse().unwrap()));
-        assert!(
-            !Cidr::parse("127.0.0.1")
-                .unwrap()
-                .contains("127.0.0.2".parse().unwrap())
-        );
+        assert!(!Cidr::parse("127.0.0.1").unwrap().contains("127.0.0.2".parse().unwrap()));
     }
 
     #[test]

@@ -100,37 +100,21 @@ impl Settings {
         let scopes = problems.check("scopes", parse_scopes(raw.get("scopes")));
         let auth_url = problems.check("auth_url", parse_base_url(raw.get("auth_url")));
         let api_url = problems.check("api_url", parse_base_url(raw.get("api_url")));
-        let redis_url = problems.check(
-            "redis_url",
-            raw.get("redis_url").map(RedisUrl::parse).transpose(),
-        );
+        let redis_url = problems.check("redis_url", raw.get("redis_url").map(RedisUrl::parse).transpose());
         let log_format = problems.check("log_format", parse_log_format(raw.get("log_format")));
-        let idle_timeout = problems.check(
-            "session_idle_timeout",
-            parse_duration(raw.get("session_idle_timeout")),
-        );
-        let lifetime = problems.check(
-            "session_lifetime",
-            parse_duration(raw.get("session_lifetime")),
-        );
-        let upstream_timeout = problems.check(
-            "upstream_timeout",
-            parse_duration(raw.get("upstream_timeout")),
-        );
+        let idle_timeout = problems.check("session_idle_timeout", parse_duration(raw.get("session_idle_timeout")));
+        let lifetime = problems.check("session_lifetime", parse_duration(raw.get("session_lifetime")));
+        let upstream_timeout = problems.check("upstream_timeout", parse_duration(raw.get("upstream_timeout")));
 
         let demo = mode == Mode::Demo;
-        let client_id = problems.check(
-            "client_id",
-            required_unless(demo, &raw, "client_id", "threelo-demo"),
-        );
+        let client_id = problems.check("client_id", required_unless(demo, &raw, "client_id", "threelo-demo"));
         let client_secret = problems.check(
             "client_secret",
             required_unless(demo, &raw, "client_secret", &random_b64(32)),
         );
         let session_secret = problems.check(
             "session_secret",
-            required_unless(demo, &raw, "session_secret", &random_b64(64))
-                .and_then(|s| parse_session_secret(&s)),
+            required_unless(demo, &raw, "session_secret", &random_b64(64)).and_then(|s| parse_session_secret(&s)),
         );
         let token_keys = problems.check(
             "token_keys",
@@ -197,10 +181,7 @@ impl Settings {
                 session_secret,
                 token_keys: Arc::new(token_keys),
                 log_format,
-                session: SessionSettings {
-                    idle_timeout,
-                    lifetime,
-                },
+                session: SessionSettings { idle_timeout, lifetime },
                 upstream_timeout,
             }),
             _ => Err(ConfigError(problems.0)),
@@ -210,8 +191,7 @@ impl Settings {
     /// The Redis URL `serve` connects to.
     pub fn redis_url_or_default(&self) -> RedisUrl {
         self.redis_url.clone().unwrap_or_else(|| {
-            RedisUrl::parse(DEFAULT_REDIS_URL)
-                .unwrap_or_else(|_| unreachable!("the default parses"))
+            RedisUrl::parse(DEFAULT_REDIS_URL).unwrap_or_else(|_| unreachable!("the default parses"))
         })
     }
 
@@ -234,9 +214,7 @@ impl Problems {
 
 fn missing(key: &str) -> String {
     let hint = match key {
-        "client_id" | "client_secret" => {
-            "copy it from your app's Settings page in Atlassian's developer console"
-        }
+        "client_id" | "client_secret" => "copy it from your app's Settings page in Atlassian's developer console",
         _ => "generate one with `threelo gen-secret`",
     };
     format!("required but not set; {hint}")
@@ -246,12 +224,7 @@ fn required(raw: &RawConfig, key: &str) -> Result<String, String> {
     raw.get(key).map(str::to_owned).ok_or_else(|| missing(key))
 }
 
-fn required_unless(
-    demo: bool,
-    raw: &RawConfig,
-    key: &str,
-    demo_value: &str,
-) -> Result<String, String> {
+fn required_unless(demo: bool, raw: &RawConfig, key: &str, demo_value: &str) -> Result<String, String> {
     match raw.get(key) {
         Some(value) => Ok(value.to_owned()),
         None if demo => Ok(demo_value.to_owned()),
@@ -270,9 +243,9 @@ fn list(value: Option<&str>, separator: char) -> Vec<&str> {
 
 fn parse_listen(value: Option<&str>) -> Result<SocketAddr, String> {
     let value = value.ok_or("required; e.g. 127.0.0.1:8080")?;
-    value.parse().map_err(|_| {
-        format!("`{value}` is not an address:port such as 127.0.0.1:8080 or [::]:8080")
-    })
+    value
+        .parse()
+        .map_err(|_| format!("`{value}` is not an address:port such as 127.0.0.1:8080 or [::]:8080"))
 }
 
 fn parse_scopes(value: Option<&str>) -> Result<Vec<String>, String> {
@@ -280,10 +253,7 @@ fn parse_scopes(value: Option<&str>) -> Result<Vec<String>, String> {
     if scopes.is_empty() {
         return Err("no scopes; the default is in config/default.toml".to_owned());
     }
-    if let Some(bad) = scopes
-        .iter()
-        .find(|s| !s.chars().all(|c| c.is_ascii_graphic()))
-    {
+    if let Some(bad) = scopes.iter().find(|s| !s.chars().all(|c| c.is_ascii_graphic())) {
         return Err(format!("scope `{bad}` has characters a scope cannot have"));
     }
     for needed in ["read:me", "offline_access"] {
@@ -298,8 +268,7 @@ fn parse_scopes(value: Option<&str>) -> Result<Vec<String>, String> {
 
 fn parse_base_url(value: Option<&str>) -> Result<Url, String> {
     let value = value.ok_or("required")?;
-    let url =
-        Url::parse(value).map_err(|err| format!("`{value}` is not an absolute URL ({err})"))?;
+    let url = Url::parse(value).map_err(|err| format!("`{value}` is not an absolute URL ({err})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!("`{value}` must be an http(s) URL with a host"));
     }
@@ -329,20 +298,14 @@ fn parse_log_format(value: Option<&str>) -> Result<LogFormat, String> {
 /// Parses `90`, `90s`, `15m`, `12h` or `7d`.
 pub fn parse_duration(value: Option<&str>) -> Result<Duration, String> {
     let value = value.ok_or("required, e.g. 12h")?;
-    let (number, unit) = value.split_at(
-        value
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(value.len()),
-    );
+    let (number, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
     let scale = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
         _ => {
-            return Err(format!(
-                "`{value}` is not a duration like 90s, 15m, 12h or 7d"
-            ));
+            return Err(format!("`{value}` is not a duration like 90s, 15m, 12h or 7d"));
         }
     };
     match number.parse::<u64>() {
@@ -351,9 +314,7 @@ pub fn parse_duration(value: Option<&str>) -> Result<Duration, String> {
             .filter(|secs| *secs <= 400 * 86_400)
             .map(Duration::from_secs)
             .ok_or_else(|| format!("`{value}` is longer than 400 days")),
-        _ => Err(format!(
-            "`{value}` is not a positive duration like 90s, 15m, 12h or 7d"
-        )),
+        _ => Err(format!("`{value}` is not a positive duration like 90s, 15m, 12h or 7d")),
     }
 }
 

@@ -15,9 +15,7 @@ impl PublicUrl {
     /// Parses and normalises `https://host[:port][/prefix][/]`.
     pub fn parse(text: &str) -> Result<PublicUrl, String> {
         let url = Url::parse(text).map_err(|err| {
-            format!(
-                "`{text}` is not an absolute URL ({err}); use e.g. https://tools.example.com/atl"
-            )
+            format!("`{text}` is not an absolute URL ({err}); use e.g. https://tools.example.com/atl")
         })?;
         let https = match url.scheme() {
             "https" => true,
@@ -39,11 +37,7 @@ impl PublicUrl {
         }
         let prefix = url.path().trim_end_matches('/').to_owned();
         let origin = url.origin().ascii_serialization();
-        Ok(PublicUrl {
-            origin,
-            prefix,
-            https,
-        })
+        Ok(PublicUrl { origin, prefix, https })
     }
 
     /// `scheme://host[:port]`, for Origin checks.
@@ -91,10 +85,7 @@ mod tests {
     fn a_prefix_is_kept_without_its_trailing_slash() {
         let url = PublicUrl::parse("https://Tools.Example.com/atl/").unwrap();
         assert_eq!(url.prefix(), "/atl");
-        assert_eq!(
-            url.callback_url(),
-            "https://tools.example.com/atl/auth/callback"
-        );
+        assert_eq!(url.callback_url(), "https://tools.example.com/atl/auth/callback");
         assert_eq!(url.path("/"), "/atl/");
         assert!(url.is_https());
     }

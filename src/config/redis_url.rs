@@ -11,8 +11,7 @@ impl RedisUrl {
     /// Checks the scheme and shape; connecting is left to start-up.
     pub fn parse(text: &str) -> Result<RedisUrl, String> {
         // Never echo the URL itself: it may hold a password.
-        let url = Url::parse(text)
-            .map_err(|err| format!("not a URL ({err}); e.g. redis://127.0.0.1:6379"))?;
+        let url = Url::parse(text).map_err(|err| format!("not a URL ({err}); e.g. redis://127.0.0.1:6379"))?;
         match url.scheme() {
             "redis" | "rediss" if url.host_str().is_some_and(|h| !h.is_empty()) => {}
             "redis" | "rediss" => return Err("has no host; e.g. redis://127.0.0.1:6379".to_owned()),
@@ -21,13 +20,10 @@ impl RedisUrl {
                 return Err("has no socket path; e.g. redis+unix:///run/redis.sock".to_owned());
             }
             other => {
-                return Err(format!(
-                    "scheme `{other}` is not redis://, rediss:// or redis+unix://"
-                ));
+                return Err(format!("scheme `{other}` is not redis://, rediss:// or redis+unix://"));
             }
         }
-        redis::parse_redis_url(text)
-            .ok_or_else(|| "is not a Redis URL redis accepts".to_owned())?;
+        redis::parse_redis_url(text).ok_or_else(|| "is not a Redis URL redis accepts".to_owned())?;
         Ok(RedisUrl(SecretString::from(text.to_owned())))
     }
 

@@ -57,10 +57,7 @@ pub struct RawConfig {
 impl RawConfig {
     /// The value of `key`, if any source set it to something non-empty.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(key)
-            .map(|v| v.value.trim())
-            .filter(|v| !v.is_empty())
+        self.values.get(key).map(|v| v.value.trim()).filter(|v| !v.is_empty())
     }
 
     /// Reads every source in order. `file` is the optional operator file; `env` is the process
@@ -71,10 +68,9 @@ impl RawConfig {
         if let Some(path) = file {
             match std::fs::read_to_string(path) {
                 Ok(text) => raw.merge_toml(&text, &path.display().to_string()),
-                Err(err) => raw.problems.push(format!(
-                    "config file {}: cannot read it: {err}",
-                    path.display()
-                )),
+                Err(err) => raw
+                    .problems
+                    .push(format!("config file {}: cannot read it: {err}", path.display())),
             }
         }
         raw.merge_env(env);
@@ -82,8 +78,7 @@ impl RawConfig {
     }
 
     fn set(&mut self, key: &str, value: String, origin: String) {
-        self.values
-            .insert(key.to_owned(), RawValue { value, origin });
+        self.values.insert(key.to_owned(), RawValue { value, origin });
     }
 
     fn merge_toml(&mut self, text: &str, origin: &str) {
@@ -107,10 +102,8 @@ impl RawConfig {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Array(items) => {
-                    let parts: Option<Vec<String>> = items
-                        .into_iter()
-                        .map(|item| item.as_str().map(str::to_owned))
-                        .collect();
+                    let parts: Option<Vec<String>> =
+                        items.into_iter().map(|item| item.as_str().map(str::to_owned)).collect();
                     match parts {
                         Some(parts) => parts.join(list_separator(key)),
                         None => {
@@ -121,10 +114,8 @@ impl RawConfig {
                     }
                 }
                 other => {
-                    self.problems.push(format!(
-                        "{origin}: `{key}` must be a string, not {}",
-                        other.type_str()
-                    ));
+                    self.problems
+                        .push(format!("{origin}: `{key}` must be a string, not {}", other.type_str()));
                     continue;
                 }
             };
@@ -147,10 +138,7 @@ impl RawConfig {
             let Some((key, from_file)) = known_key(&lower) else {
                 self.problems.push(format!(
                     "{name}: not a threelo setting (check the spelling; settings are: {})",
-                    KEYS.iter()
-                        .map(|k| env_name(k))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    KEYS.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ")
                 ));
                 continue;
             };
@@ -158,13 +146,7 @@ impl RawConfig {
         }
     }
 
-    fn set_maybe_from_file(
-        &mut self,
-        key: &'static str,
-        from_file: bool,
-        value: String,
-        origin: String,
-    ) {
+    fn set_maybe_from_file(&mut self, key: &'static str, from_file: bool, value: String, origin: String) {
         if !from_file {
             self.set(key, value, origin);
             return;
@@ -198,10 +180,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -215,11 +194,7 @@ mod tests {
     #[test]
     fn a_misspelt_variable_is_a_problem_not_a_silent_default() {
         let raw = RawConfig::load(None, env(&[("THREELO_CLIENT_SECERT", "x")]));
-        assert!(
-            raw.problems[0].contains("THREELO_CLIENT_SECERT"),
-            "{:?}",
-            raw.problems
-        );
+        assert!(raw.problems[0].contains("THREELO_CLIENT_SECERT"), "{:?}", raw.problems);
     }
 
     #[test]

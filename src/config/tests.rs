@@ -1,10 +1,7 @@
 use super::*;
 
 fn raw(pairs: &[(&str, &str)]) -> RawConfig {
-    RawConfig::load(
-        None,
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-    )
+    RawConfig::load(None, pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
 }
 
 fn key32() -> String {
@@ -35,16 +32,10 @@ fn serve_with_the_required_values_uses_the_documented_defaults() {
     );
     assert_eq!(settings.auth_url.as_str(), "https://auth.atlassian.com/");
     assert!(settings.scopes.contains(&"offline_access".to_owned()));
-    assert_eq!(
-        settings.session.idle_timeout,
-        Duration::from_secs(12 * 3600)
-    );
+    assert_eq!(settings.session.idle_timeout, Duration::from_secs(12 * 3600));
     assert_eq!(settings.session.lifetime, Duration::from_secs(7 * 86_400));
     assert!(settings.redis_url.is_none());
-    assert_eq!(
-        settings.redis_url_or_default().masked(),
-        "redis://127.0.0.1:6379"
-    );
+    assert_eq!(settings.redis_url_or_default().masked(), "redis://127.0.0.1:6379");
 }
 
 #[test]
@@ -87,8 +78,7 @@ fn an_idle_timeout_longer_than_the_lifetime_is_refused() {
     pairs.push(("THREELO_SESSION_IDLE_TIMEOUT", "8d".to_owned()));
     let err = load(pairs).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("longer than THREELO_SESSION_LIFETIME"),
+        err.to_string().contains("longer than THREELO_SESSION_LIFETIME"),
         "{err}"
     );
 }
@@ -98,23 +88,14 @@ fn scopes_without_offline_access_are_refused() {
     let mut pairs = valid();
     pairs.push(("THREELO_SCOPES", "read:me read:jira-work".to_owned()));
     let err = load(pairs).unwrap_err();
-    assert!(
-        err.to_string().contains("`offline_access` is missing"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("`offline_access` is missing"), "{err}");
 }
 
 #[test]
 fn durations_take_units() {
     assert_eq!(parse_duration(Some("90")).unwrap(), Duration::from_secs(90));
-    assert_eq!(
-        parse_duration(Some("15m")).unwrap(),
-        Duration::from_secs(900)
-    );
-    assert_eq!(
-        parse_duration(Some("2d")).unwrap(),
-        Duration::from_secs(172_800)
-    );
+    assert_eq!(parse_duration(Some("15m")).unwrap(), Duration::from_secs(900));
+    assert_eq!(parse_duration(Some("2d")).unwrap(), Duration::from_secs(172_800));
     for bad in ["0", "-1h", "1w", "h", "999999999999999999d"] {
         assert!(parse_duration(Some(bad)).is_err(), "{bad}");
     }
@@ -125,14 +106,8 @@ fn no_secret_value_appears_in_a_problem_or_in_debug_output() {
     let secret = "super-secret-client-secret";
     let mut pairs = valid();
     pairs[1].1 = secret.to_owned();
-    pairs.push((
-        "THREELO_REDIS_URL",
-        "redis://u:redispw@localhost".to_owned(),
-    ));
+    pairs.push(("THREELO_REDIS_URL", "redis://u:redispw@localhost".to_owned()));
     let settings = load(pairs).unwrap();
     let debug = format!("{settings:?}");
-    assert!(
-        !debug.contains(secret) && !debug.contains("redispw"),
-        "{debug}"
-    );
+    assert!(!debug.contains(secret) && !debug.contains("redispw"), "{debug}");
 }

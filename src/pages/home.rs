@@ -32,7 +32,12 @@ pub async fn home(user: MaybeSignedIn, settings: web::Data<Settings>) -> Result<
         None => html(Landing { base }),
         Some(current) => {
             let signed_in = current.signed_in;
-            html(Dashboard { base, user: signed_in.user, csrf: signed_in.csrf, sites: signed_in.sites })
+            html(Dashboard {
+                base,
+                user: signed_in.user,
+                csrf: signed_in.csrf,
+                sites: signed_in.sites,
+            })
         }
     }
 }

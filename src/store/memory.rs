@@ -21,7 +21,10 @@ struct Inner {
 
 impl Inner {
     fn live(&self, key: &str) -> Option<&Value> {
-        self.entries.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v)
+        self.entries
+            .get(key)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(v, _)| v)
     }
 
     fn count_write(&mut self) {
@@ -43,9 +46,7 @@ impl MemoryKv {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the map half-written (every change is one
         // insert or remove), so a poisoned lock is still safe to use.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The live value at `key`.
@@ -65,7 +66,9 @@ impl MemoryKv {
     pub fn set(&self, key: &str, value: String, ttl: Duration) {
         let mut inner = self.lock();
         inner.count_write();
-        inner.entries.insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
+        inner
+            .entries
+            .insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
     }
 
     /// Sets `field` of the hash at `key` and moves the hash's expiry to `ttl` from now.
@@ -77,7 +80,9 @@ impl MemoryKv {
             _ => BTreeMap::new(),
         };
         hash.insert(field.to_owned(), value);
-        inner.entries.insert(key.to_owned(), (Value::Hash(hash), Instant::now() + ttl));
+        inner
+            .entries
+            .insert(key.to_owned(), (Value::Hash(hash), Instant::now() + ttl));
     }
 
     /// Removes `field` from the hash at `key`.
@@ -131,7 +136,11 @@ impl MemoryKv {
             .map(|(k, (v, _))| {
                 let text = match v {
                     Value::Text(text) => text.clone(),
-                    Value::Hash(hash) => hash.iter().map(|(f, v)| format!("{f} {v}")).collect::<Vec<_>>().join(" "),
+                    Value::Hash(hash) => hash
+                        .iter()
+                        .map(|(f, v)| format!("{f} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 };
                 (k.clone(), text)
             })

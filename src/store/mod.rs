@@ -94,9 +94,7 @@ impl Kv {
     /// The value at `key`.
     pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self {
-            Kv::Redis(pool) => {
-                Self::redis_call(pool, |mut c| async move { c.get(key).await }).await
-            }
+            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.get(key).await }).await,
             Kv::Memory(map) => Ok(map.get(key)),
         }
     }
@@ -105,13 +103,7 @@ impl Kv {
     pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
         let secs = ttl.as_secs().max(1);
         match self {
-            Kv::Redis(pool) => {
-                Self::redis_call(
-                    pool,
-                    |mut c| async move { c.set_ex(key, value, secs).await },
-                )
-                .await
-            }
+            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.set_ex(key, value, secs).await }).await,
             Kv::Memory(map) => {
                 map.set(key, value.to_owned(), Duration::from_secs(secs));
                 Ok(())
@@ -122,9 +114,7 @@ impl Kv {
     /// Deletes `key` (absent is fine).
     pub async fn del(&self, key: &str) -> Result<(), StoreError> {
         match self {
-            Kv::Redis(pool) => {
-                Self::redis_call(pool, |mut c| async move { c.del::<_, ()>(key).await }).await
-            }
+            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.del::<_, ()>(key).await }).await,
             Kv::Memory(map) => {
                 map.remove(key);
                 Ok(())
@@ -173,7 +163,9 @@ impl Kv {
     /// Removes `field` from the hash at `key`.
     pub async fn hdel(&self, key: &str, field: &str) -> Result<(), StoreError> {
         match self {
-            Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.hdel::<_, _, ()>(key, field).await }).await,
+            Kv::Redis(pool) => {
+                Self::redis_call(pool, |mut c| async move { c.hdel::<_, _, ()>(key, field).await }).await
+            }
             Kv::Memory(map) => {
                 map.hdel(key, field);
                 Ok(())

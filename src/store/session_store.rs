@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_session::storage::{
-    LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError,
-    generate_session_key,
+    LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key,
 };
 use actix_web::cookie::time::Duration;
 
@@ -43,27 +42,18 @@ impl SessionStore for MemorySessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         match self.kv.get(&session_key_name(session_key.as_ref())) {
             None => Ok(None),
-            Some(json) => {
-                serde_json::from_str(&json).map_err(|err| LoadError::Deserialization(err.into()))
-            }
+            Some(json) => serde_json::from_str(&json).map_err(|err| LoadError::Deserialization(err.into())),
         }
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
-        let json =
-            serde_json::to_string(&state).map_err(|err| SaveError::Serialization(err.into()))?;
+        let json = serde_json::to_string(&state).map_err(|err| SaveError::Serialization(err.into()))?;
         let key = generate_session_key();
-        self.kv
-            .set(&session_key_name(key.as_ref()), json, ttl_of(ttl));
+        self.kv.set(&session_key_name(key.as_ref()), json, ttl_of(ttl));
         Ok(key)
     }
 
-    async fn update(
-        &self,
-        session_key: SessionKey,
-        state: State,
-        ttl: &Duration,
-    ) -> Result<SessionKey, UpdateError> {
+    async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
         let name = session_key_name(session_key.as_ref());
         if !self.kv.contains(&name) {
             // Like the Redis store: a session that expired meanwhile gets a fresh key.
@@ -72,15 +62,13 @@ impl SessionStore for MemorySessionStore {
                 SaveError::Other(e) => UpdateError::Other(e),
             });
         }
-        let json =
-            serde_json::to_string(&state).map_err(|err| UpdateError::Serialization(err.into()))?;
+        let json = serde_json::to_string(&state).map_err(|err| UpdateError::Serialization(err.into()))?;
         self.kv.set(&name, json, ttl_of(ttl));
         Ok(session_key)
     }
 
     async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
-        self.kv
-            .touch(&session_key_name(session_key.as_ref()), ttl_of(ttl));
+        self.kv.touch(&session_key_name(session_key.as_ref()), ttl_of(ttl));
         Ok(())
     }
 
@@ -115,9 +103,7 @@ async fn within<T, E>(
 ) -> Result<T, E> {
     match tokio::time::timeout(REDIS_DEADLINE, work).await {
         Ok(result) => result,
-        Err(_) => Err(timed_out(anyhow::anyhow!(
-            "the session store did not answer in time"
-        ))),
+        Err(_) => Err(timed_out(anyhow::anyhow!("the session store did not answer in time"))),
     }
 }
 
@@ -150,12 +136,7 @@ impl SessionStore for SessionBackend {
         within(work, SaveError::Other).await
     }
 
-    async fn update(
-        &self,
-        session_key: SessionKey,
-        state: State,
-        ttl: &Duration,
-    ) -> Result<SessionKey, UpdateError> {
+    async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
         let work = async {
             match self {
                 SessionBackend::Redis(s) => s.update(session_key, state, ttl).await,

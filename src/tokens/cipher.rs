@@ -60,11 +60,7 @@ impl KeyRing {
                 continue;
             };
             let id = id.trim();
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 problems.push(format!(
                     "entry {}: key id must be letters, digits, - or _ (like `k1`)",
                     index + 1
@@ -72,9 +68,7 @@ impl KeyRing {
                 continue;
             }
             if keys.iter().any(|k: &RingKey| k.id == id) {
-                problems.push(format!(
-                    "key id `{id}` appears twice; each key needs its own id"
-                ));
+                problems.push(format!("key id `{id}` appears twice; each key needs its own id"));
                 continue;
             }
             match STANDARD.decode(encoded.trim()) {
@@ -128,13 +122,7 @@ impl KeyRing {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = key
             .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
+            .encrypt(&nonce, Payload { msg: plaintext, aad })
             .map_err(|_| SealError)?;
         let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         blob.extend_from_slice(&nonce);
@@ -150,22 +138,14 @@ impl KeyRing {
             .iter()
             .position(|k| k.id == id)
             .ok_or_else(|| OpenError::UnknownKey(id.to_owned()))?;
-        let blob = URL_SAFE_NO_PAD
-            .decode(encoded)
-            .map_err(|_| OpenError::Malformed)?;
+        let blob = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| OpenError::Malformed)?;
         if blob.len() < NONCE_LEN {
             return Err(OpenError::Malformed);
         }
         let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
         let plaintext = self.keys[position]
             .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad,
-                },
-            )
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
             .map_err(|_| OpenError::Forged)?;
         Ok(Opened {
             plaintext,
@@ -205,20 +185,14 @@ mod tests {
     #[test]
     fn sealing_twice_gives_different_ciphertexts() {
         let ring = ring(&format!("k1:{}", key(1)));
-        assert_ne!(
-            ring.seal(b"x", b"a").unwrap(),
-            ring.seal(b"x", b"a").unwrap()
-        );
+        assert_ne!(ring.seal(b"x", b"a").unwrap(), ring.seal(b"x", b"a").unwrap());
     }
 
     #[test]
     fn wrong_aad_is_rejected() {
         let ring = ring(&format!("k1:{}", key(1)));
         let sealed = ring.seal(b"secret", b"record-1").unwrap();
-        assert_eq!(
-            ring.open(&sealed, b"record-2").err(),
-            Some(OpenError::Forged)
-        );
+        assert_eq!(ring.open(&sealed, b"record-2").err(), Some(OpenError::Forged));
     }
 
     #[test]
@@ -232,14 +206,8 @@ mod tests {
         let tampered = format!("{id}.{}", URL_SAFE_NO_PAD.encode(blob));
         assert_eq!(ring.open(&tampered, b"aad").err(), Some(OpenError::Forged));
         assert_eq!(ring.open("k1.!!", b"aad").err(), Some(OpenError::Malformed));
-        assert_eq!(
-            ring.open("no-dot", b"aad").err(),
-            Some(OpenError::Malformed)
-        );
-        assert_eq!(
-            ring.open("k1.AAAA", b"aad").err(),
-            Some(OpenError::Malformed)
-        );
+        assert_eq!(ring.open("no-dot", b"aad").err(), Some(OpenError::Malformed));
+        assert_eq!(ring.open("k1.AAAA", b"aad").err(), Some(OpenError::Malformed));
     }
 
     #[test]
@@ -269,8 +237,7 @@ mod tests {
 
     #[test]
     fn a_key_of_the_wrong_length_names_the_fix() {
-        let problems =
-            KeyRing::parse(&format!("k1:{},k2:nope!,bad", STANDARD.encode([0u8; 16]))).unwrap_err();
+        let problems = KeyRing::parse(&format!("k1:{},k2:nope!,bad", STANDARD.encode([0u8; 16]))).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].contains("`k1` decodes to 16 bytes, need 32"));
         assert!(problems[0].contains("threelo gen-secret"));

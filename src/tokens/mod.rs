@@ -91,12 +91,7 @@ impl TokenStore {
     }
 
     /// Stores tokens from a fresh consent as a new record and returns its id.
-    pub async fn create(
-        &self,
-        account_id: &str,
-        tokens: TokenSet,
-        consented_at: i64,
-    ) -> Result<Uuid, TokenError> {
+    pub async fn create(&self, account_id: &str, tokens: TokenSet, consented_at: i64) -> Result<Uuid, TokenError> {
         let record = TokenRecord {
             id: Uuid::new_v4(),
             account_id: account_id.to_owned(),
@@ -122,21 +117,19 @@ impl TokenStore {
             version: record.version,
         };
         let json = serde_json::to_vec(&payload).map_err(|_| SealError)?;
-        let sealed = self
-            .ring
-            .seal(&json, &Self::aad(record.id, &record.account_id))?;
+        let sealed = self.ring.seal(&json, &Self::aad(record.id, &record.account_id))?;
         let value = format!("{}:{sealed}", record.version);
-        self.kv
-            .set_ex(&Self::key(record.id), &value, self.ttl)
-            .await?;
+        self.kv.set_ex(&Self::key(record.id), &value, self.ttl).await?;
         Ok(())
     }
 
     /// Opens the record `id` for `account_id`.
     pub async fn load(&self, id: Uuid, account_id: &str) -> Result<TokenRecord, TokenError> {
-        let value = self.kv.get(&Self::key(id)).await?.ok_or_else(|| {
-            TokenError::Unusable("no such record (expired or signed out)".to_owned())
-        })?;
+        let value = self
+            .kv
+            .get(&Self::key(id))
+            .await?
+            .ok_or_else(|| TokenError::Unusable("no such record (expired or signed out)".to_owned()))?;
         let (_, sealed) = value
             .split_once(':')
             .ok_or_else(|| TokenError::Unusable("stored value is malformed".to_owned()))?;

@@ -22,16 +22,10 @@ fn store(kv: &Kv, ring: Arc<KeyRing>) -> TokenStore {
 async fn a_record_round_trips_and_is_never_stored_in_plaintext() {
     let kv = Kv::memory();
     let store = store(&kv, ring(&format!("k1:{}", random_b64(32))));
-    let id = store
-        .create("acct-1", tokens(), 1_800_000_000)
-        .await
-        .unwrap();
+    let id = store.create("acct-1", tokens(), 1_800_000_000).await.unwrap();
     let record = store.load(id, "acct-1").await.unwrap();
     assert_eq!(record.tokens.access_token.expose_secret(), "access-AAAA");
-    assert_eq!(
-        record.tokens.refresh_token.unwrap().expose_secret(),
-        "refresh-BBBB"
-    );
+    assert_eq!(record.tokens.refresh_token.unwrap().expose_secret(), "refresh-BBBB");
     assert_eq!((record.version, record.consented_at), (1, 1_800_000_000));
     let Kv::Memory(map) = &kv else { unreachable!() };
     for (_, value) in map.dump() {
@@ -48,10 +42,7 @@ async fn a_record_does_not_open_for_another_account_or_under_another_id() {
     let kv = Kv::memory();
     let store = store(&kv, ring(&format!("k1:{}", random_b64(32))));
     let id = store.create("acct-1", tokens(), 0).await.unwrap();
-    assert!(matches!(
-        store.load(id, "acct-2").await,
-        Err(TokenError::Unusable(_))
-    ));
+    assert!(matches!(store.load(id, "acct-2").await, Err(TokenError::Unusable(_))));
     let copied = Uuid::new_v4();
     let value = kv.get(&TokenStore::key(id)).await.unwrap().unwrap();
     kv.set_ex(&TokenStore::key(copied), &value, Duration::from_secs(60))
@@ -83,10 +74,7 @@ async fn a_new_first_key_keeps_old_records_open_and_a_removed_key_means_sign_in_
     );
     let dropped = store(&kv, ring(&format!("k2:{k2}")));
     let err = dropped.load(id, "acct").await.unwrap_err();
-    assert!(
-        matches!(&err, TokenError::Unusable(m) if m.contains("`k1`")),
-        "{err}"
-    );
+    assert!(matches!(&err, TokenError::Unusable(m) if m.contains("`k1`")), "{err}");
 }
 
 #[tokio::test]
@@ -101,8 +89,5 @@ async fn missing_or_garbage_records_are_unusable_not_errors() {
     kv.set_ex(&TokenStore::key(id), "garbage", Duration::from_secs(60))
         .await
         .unwrap();
-    assert!(matches!(
-        store.load(id, "a").await,
-        Err(TokenError::Unusable(_))
-    ));
+    assert!(matches!(store.load(id, "a").await, Err(TokenError::Unusable(_))));
 }

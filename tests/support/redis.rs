@@ -23,7 +23,11 @@ impl RedisServer {
     /// Starts redis-server, failing loudly when it is not installed.
     pub fn start() -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir for redis");
-        let mut server = RedisServer { child: None, port: free_port(), _dir: dir };
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            _dir: dir,
+        };
         server.spawn();
         server
     }
@@ -71,10 +75,30 @@ impl RedisServer {
                 let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).expect("TYPE");
                 let value = match kind.as_str() {
                     "string" => redis::cmd("GET").arg(&key).query::<String>(&mut conn).expect("GET"),
-                    "set" => redis::cmd("SMEMBERS").arg(&key).query::<Vec<String>>(&mut conn).expect("SMEMBERS").join(" "),
-                    "hash" => redis::cmd("HGETALL").arg(&key).query::<Vec<String>>(&mut conn).expect("HGETALL").join(" "),
-                    "zset" => redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query::<Vec<String>>(&mut conn).expect("ZRANGE").join(" "),
-                    "list" => redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query::<Vec<String>>(&mut conn).expect("LRANGE").join(" "),
+                    "set" => redis::cmd("SMEMBERS")
+                        .arg(&key)
+                        .query::<Vec<String>>(&mut conn)
+                        .expect("SMEMBERS")
+                        .join(" "),
+                    "hash" => redis::cmd("HGETALL")
+                        .arg(&key)
+                        .query::<Vec<String>>(&mut conn)
+                        .expect("HGETALL")
+                        .join(" "),
+                    "zset" => redis::cmd("ZRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .query::<Vec<String>>(&mut conn)
+                        .expect("ZRANGE")
+                        .join(" "),
+                    "list" => redis::cmd("LRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .query::<Vec<String>>(&mut conn)
+                        .expect("LRANGE")
+                        .join(" "),
                     other => format!("<{other}>"),
                 };
                 (key, value)
