@@ -37,6 +37,21 @@ pub enum AppError {
     CsrfRejected(&'static str),
     #[error("not found")]
     NotFound,
+    /// Atlassian no longer accepts the grant (revoked, expired, rotated out): sign in again.
+    #[error("the Atlassian grant has ended: {0}")]
+    GrantEnded(String),
+    /// Atlassian asked us to slow down; carries the seconds to wait.
+    #[error("rate limited by Atlassian for {0} s")]
+    RateLimited(u64),
+    /// Atlassian failed, timed out or answered nonsense.
+    #[error("Atlassian failed: {0}")]
+    UpstreamFailed(String),
+    /// The product says this account may not see the thing.
+    #[error("forbidden by Atlassian")]
+    Forbidden,
+    /// The grant lacks the scope an endpoint needs; carries the scope.
+    #[error("the grant lacks scope {0}")]
+    ScopeMissing(&'static str),
     /// Storage (Redis) is down.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -63,6 +78,10 @@ struct Page {
     title: &'static str,
     message: &'static str,
     action: Option<(&'static str, &'static str)>,
+    /// A sentence that depends on the case (never internals).
+    detail: Option<String>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -126,6 +145,36 @@ impl AppError {
                 "threelo cannot reach its storage right now. Please try again in a minute.",
                 home,
             ),
+            AppError::GrantEnded(_) => (
+                S::UNAUTHORIZED,
+                "Your Atlassian sign-in has ended",
+                "Atlassian no longer accepts threelo's access for your account. This happens when the app was removed from your Atlassian account, your password changed, or it was not used for a long time. Sign in again to continue.",
+                Some(("Sign in again", "/auth/login")),
+            ),
+            AppError::RateLimited(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "Atlassian asked us to slow down",
+                "Atlassian limits how often apps may call it, and threelo has reached that limit for now.",
+                None,
+            ),
+            AppError::UpstreamFailed(_) => (
+                S::BAD_GATEWAY,
+                "Atlassian is not answering properly",
+                "Atlassian did not answer as expected just now. Please try again in a moment.",
+                home,
+            ),
+            AppError::Forbidden => (
+                S::FORBIDDEN,
+                "Your Atlassian account cannot see this",
+                "Atlassian says your account has no permission to see this. Ask the project's or space's administrators for access.",
+                home,
+            ),
+            AppError::ScopeMissing(_) => (
+                S::FORBIDDEN,
+                "threelo was not granted access to this",
+                "Atlassian did not give threelo the permission (scope) this page needs, so signing in again as things are will not help.",
+                Some(("Sign in again", "/auth/login")),
+            ),
             AppError::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
@@ -133,12 +182,18 @@ impl AppError {
                 home,
             ),
         };
-        Page {
-            status,
-            title,
-            message,
-            action,
-        }
+        let (detail, retry_after) = match self {
+            AppError::RateLimited(secs) => (Some(format!("Please try again in {secs} s.")), Some(*secs)),
+            AppError::Unavailable(_) => (None, Some(30)),
+            AppError::ScopeMissing(scope) => (
+                Some(format!(
+                    "The missing scope is {scope}. The people who run threelo must add it to the app in Atlassian's developer console (Permissions) and to THREELO_SCOPES; after that, sign in again and accept the new permission."
+                )),
+                None,
+            ),
+            _ => (None, None),
+        };
+        Page { status, title, message, action, detail, retry_after }
     }
 }
 
@@ -159,6 +214,7 @@ struct ErrorPage<'a> {
     base: &'a str,
     title: &'a str,
     message: &'a str,
+    detail: Option<String>,
     action: Option<(&'a str, String)>,
 }
 
@@ -167,7 +223,7 @@ fn log_error(err: &AppError) {
     match err {
         AppError::Internal(cause) => tracing::error!("{cause:#}"),
         AppError::SignInMisconfigured(_) => tracing::error!("{err}"),
-        AppError::Unavailable(_) | AppError::SignInFailed(_) => tracing::warn!("{err}"),
+        AppError::Unavailable(_) | AppError::SignInFailed(_) | AppError::UpstreamFailed(_) => tracing::warn!("{err}"),
         _ => tracing::info!("{err}"),
     }
 }
@@ -178,6 +234,7 @@ fn log_error(err: &AppError) {
 #[error("{status}")]
 struct RenderedPage {
     status: StatusCode,
+    retry_after: Option<u64>,
     html: String,
 }
 
@@ -190,10 +247,8 @@ impl ResponseError for RenderedPage {
         let mut response = HttpResponse::build(self.status)
             .content_type("text/html; charset=utf-8")
             .body(self.html.clone());
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -206,12 +261,14 @@ fn render(base: &str, err: &AppError) -> RenderedPage {
         base,
         title: page.title,
         message: page.message,
+        detail: page.detail,
         action,
     }
     .render()
     .unwrap_or_else(|_| page.title.to_owned());
     RenderedPage {
         status: page.status,
+        retry_after: page.retry_after,
         html,
     }
 }

@@ -43,6 +43,9 @@ pub struct SignedIn {
     /// The id of the sealed token record.
     pub token_record: Uuid,
     pub sites: Vec<Site>,
+    /// When `sites` was last read from accessible-resources (0: read again on next use).
+    #[serde(default)]
+    pub sites_checked_at: i64,
     /// The per-session token every form carries.
     pub csrf: String,
     pub created_at: i64,
@@ -161,6 +164,7 @@ impl AppSession<'_> {
             user,
             token_record,
             sites,
+            sites_checked_at: now,
             csrf: random_token(32),
             created_at: now,
             last_seen: now,
@@ -168,6 +172,12 @@ impl AppSession<'_> {
         self.0.renew();
         self.0.insert(SIGNED_IN, &signed_in)?;
         Ok(signed_in)
+    }
+
+    /// Stores what this request learnt about the user (e.g. fresh sites).
+    pub fn update(&self, signed_in: &SignedIn) -> Result<(), AppError> {
+        self.0.insert(SIGNED_IN, signed_in)?;
+        Ok(())
     }
 
     /// Ends the session: the store entry is deleted and the cookie cleared.

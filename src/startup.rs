@@ -16,7 +16,7 @@ use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
 use crate::session_index::SessionIndex;
 use crate::store::{Kv, MemoryKv, MemorySessionStore, SessionBackend, redis_pool};
-use crate::tokens::TokenStore;
+use crate::tokens::{Refresher, TokenStore};
 use crate::{auth, health, pages, telemetry};
 
 /// Where sessions and token records live.
@@ -70,6 +70,9 @@ impl Application {
             settings.session.idle_timeout,
         ));
         let index = web::Data::new(SessionIndex::new(kv.clone(), settings.session));
+        // Patience for another instance's refresh: one token request plus some slack.
+        let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
+        let refresher = web::Data::new(Refresher::new(tokens.get_ref().clone(), atlassian.get_ref().clone(), patience));
         if let Err(err) = kv.ping().await {
             // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
             tracing::warn!(error = %err, "Redis does not answer yet; pages will answer 503 until it does");
@@ -88,10 +91,16 @@ impl Application {
                 .app_data(atlassian.clone())
                 .app_data(tokens.clone())
                 .app_data(index.clone())
+                .app_data(refresher.clone())
                 .app_data(kv.clone())
                 .service(
                     web::scope(&prefix)
                         .service(pages::home::home)
+                        .service(pages::sites::sites)
+                        .service(pages::jira::issues)
+                        .service(pages::jira::issue)
+                        .service(pages::confluence::spaces)
+                        .service(pages::confluence::page)
                         .service(pages::account::account)
                         .service(pages::account::end_session)
                         .service(pages::account::end_other_sessions)

@@ -1,34 +1,40 @@
 //! Every call threelo makes to Atlassian: one HTTP client (rustls, timeouts, no redirects, pooled
 //! keep-alive), typed methods per endpoint, typed errors.
 
+mod confluence;
+mod get;
+mod jira;
 mod oauth;
 mod types;
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
+use secrecy::SecretString;
 use url::Url;
 
-pub use oauth::{ExchangeError, OAuth};
+pub use confluence::{PageBody, Space, SpacePage};
+pub use jira::{IssueDetail, IssueFields, IssueSummary, SearchPage};
+pub use oauth::{ExchangeError, OAuth, RefreshFailure};
 pub use types::{Me, Site};
 
 use crate::config::Settings;
 
 /// Why an API call failed, in the terms a page needs.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// 401 Unauthorized: the access token is expired, unknown or revoked.
     #[error("Atlassian rejected the access token")]
     Unauthorized,
     /// 401 "scope does not match": a configuration or consent problem; refreshing will not help.
-    #[error("the granted scopes do not allow this call")]
-    ScopeMismatch,
+    /// Carries the scope the endpoint needs.
+    #[error("the granted scopes do not include {0}")]
+    ScopeMismatch(&'static str),
     #[error("Atlassian says this account may not see it")]
     Forbidden,
     #[error("Atlassian says it does not exist")]
     NotFound,
+    /// 429, or 503 with Retry-After, still so after the allowed retries.
     #[error("Atlassian asked us to slow down (retry after {retry_after:?} s)")]
     RateLimited { retry_after: Option<u64> },
     #[error("Atlassian answered {0}")]
@@ -61,14 +67,10 @@ impl Atlassian {
             .user_agent(concat!("threelo/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let oauth = OAuth::new(settings)?;
-        Ok(Atlassian {
-            http,
-            api_url: settings.api_url.clone(),
-            oauth,
-        })
+        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth })
     }
 
-    /// The OAuth half: authorize URL and token exchange.
+    /// The OAuth half: authorize URL, code exchange and refresh.
     pub fn oauth(&self) -> &OAuth {
         &self.oauth
     }
@@ -78,71 +80,26 @@ impl Atlassian {
         &self.http
     }
 
-    fn api(&self, path: &str) -> String {
-        format!("{}{}", self.api_url.as_str().trim_end_matches('/'), path)
+    /// An API URL from path segments (each percent-encoded) and query pairs.
+    fn api(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.api_url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
     }
 
     /// `GET /me`: who the user is.
     pub async fn me(&self, token: &SecretString) -> Result<Me, ApiError> {
-        self.get_json(&self.api("/me"), token).await
+        self.get_json(self.api(&["me"], &[]), token, "read:me").await
     }
 
     /// `GET /oauth/token/accessible-resources`: the sites the grant covers.
     pub async fn accessible_resources(&self, token: &SecretString) -> Result<Vec<Site>, ApiError> {
-        self.get_json(&self.api("/oauth/token/accessible-resources"), token)
-            .await
-    }
-
-    async fn get_json<T: DeserializeOwned>(&self, url: &str, token: &SecretString) -> Result<T, ApiError> {
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(token.expose_secret())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(classify_transport)?;
-        let status = response.status();
-        if status.is_success() {
-            return response
-                .json()
-                .await
-                .map_err(|err| ApiError::Decode(err.without_url().to_string()));
-        }
-        let scope_header = response
-            .headers()
-            .get("x-failure-category")
-            .is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
-        let body = response.text().await.unwrap_or_default();
-        Err(classify_status(
-            status,
-            scope_header || body.contains("scope does not match"),
-            retry_after,
-        ))
-    }
-}
-
-fn classify_transport(err: reqwest::Error) -> ApiError {
-    if err.is_timeout() {
-        ApiError::Timeout
-    } else {
-        // `without_url`: URLs can carry identifiers we do not want in logs.
-        ApiError::Transport(err.without_url().to_string())
-    }
-}
-
-fn classify_status(status: StatusCode, scope_mismatch: bool, retry_after: Option<u64>) -> ApiError {
-    match status {
-        StatusCode::UNAUTHORIZED if scope_mismatch => ApiError::ScopeMismatch,
-        StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
-        StatusCode::FORBIDDEN => ApiError::Forbidden,
-        StatusCode::NOT_FOUND | StatusCode::GONE => ApiError::NotFound,
-        StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited { retry_after },
-        other => ApiError::Upstream(other),
+        let url = self.api(&["oauth", "token", "accessible-resources"], &[]);
+        self.get_json(url, token, "any").await
     }
 }

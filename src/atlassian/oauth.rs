@@ -5,7 +5,7 @@
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    HttpClientError, RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    HttpClientError, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -75,6 +75,61 @@ impl OAuth {
             .await
             .map_err(classify)?;
         Ok(token_set(&response, &self.scopes))
+    }
+
+    /// Trades a refresh token for new tokens. Atlassian rotates refresh tokens: the answer carries
+    /// a new one, which must be stored before the new access token is used. `granted` is kept as
+    /// the scopes when the answer does not list them.
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        refresh_token: &SecretString,
+        granted: &[String],
+    ) -> Result<TokenSet, RefreshFailure> {
+        let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
+        let response = self
+            .client
+            .exchange_refresh_token(&token)
+            .request_async(http)
+            .await
+            .map_err(classify_refresh)?;
+        Ok(token_set(&response, granted))
+    }
+}
+
+/// Why a refresh failed, in the terms the refresh logic needs.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshFailure {
+    /// `invalid_grant` / `unauthorized_client`: the grant is over; the user must consent again.
+    #[error("the refresh token was rejected ({0})")]
+    Revoked(String),
+    #[error("the token endpoint rejected our client credentials (check THREELO_CLIENT_ID and THREELO_CLIENT_SECRET)")]
+    BadClientCredentials,
+    /// The request may have reached Atlassian: the old refresh token may already be retired.
+    #[error("the refresh's outcome is unknown: {0}")]
+    Unknown(String),
+    /// Atlassian answered with a failure that did not rotate anything (or it was never reached).
+    #[error("the refresh failed: {0}")]
+    Failed(String),
+}
+
+fn classify_refresh(err: OAuthError) -> RefreshFailure {
+    match err {
+        RequestTokenError::ServerResponse(response) => match response.error() {
+            BasicErrorResponseType::InvalidGrant | BasicErrorResponseType::UnauthorizedClient => {
+                RefreshFailure::Revoked(response.error().to_string())
+            }
+            BasicErrorResponseType::Extension(code) if code == "access_denied" => RefreshFailure::BadClientCredentials,
+            BasicErrorResponseType::InvalidClient => RefreshFailure::BadClientCredentials,
+            other => RefreshFailure::Failed(other.to_string()),
+        },
+        // Never connected: nothing reached Atlassian, so nothing was rotated.
+        RequestTokenError::Request(HttpClientError::Reqwest(err)) if err.is_connect() => {
+            RefreshFailure::Failed(format!("cannot connect: {}", err.without_url()))
+        }
+        RequestTokenError::Request(err) => RefreshFailure::Unknown(err.to_string()),
+        RequestTokenError::Parse(err, _body) => RefreshFailure::Failed(format!("unreadable answer at {}", err.path())),
+        RequestTokenError::Other(message) => RefreshFailure::Failed(message),
     }
 }
 

@@ -124,7 +124,7 @@ async fn identify(atlassian: &Atlassian, tokens: &TokenSet) -> Result<(Me, Vec<S
     let token = &tokens.access_token;
     let (me, sites) = tokio::join!(atlassian.me(token), atlassian.accessible_resources(token));
     let describe = |what: &str, err: ApiError| match err {
-        ApiError::ScopeMismatch => AppError::SignInMisconfigured(format!(
+        ApiError::ScopeMismatch(_) => AppError::SignInMisconfigured(format!(
             "{what}: the granted scopes do not allow it (THREELO_SCOPES must include read:me, and the app must have the User Identity API in the developer console)"
         )),
         other => AppError::SignInFailed(format!("{what}: {other}")),

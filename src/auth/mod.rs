@@ -21,7 +21,7 @@ use crate::session_index::SessionIndex;
 use crate::tokens::TokenStore;
 
 /// The value of query parameter `name`, if it appears exactly once.
-pub(crate) fn single_param(query: &str, name: &str) -> Result<Option<String>, AppError> {
+pub fn single_param(query: &str, name: &str) -> Result<Option<String>, AppError> {
     let mut found = None;
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if key == name {

@@ -5,12 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use uuid::Uuid;
 
-use crate::atlassian::Site;
 use crate::auth::{SignedInUser, check_origin, check_token, redirect_to, token_error};
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::pages::{format_time, html};
-use crate::session::User;
+use crate::pages::{Chrome, format_time, html};
 use crate::session_index::SessionIndex;
 use crate::tokens::TokenStore;
 
@@ -31,9 +29,7 @@ struct SessionRow {
 #[template(path = "account.html")]
 struct AccountPage<'a> {
     base: &'a str,
-    user: User,
-    csrf: String,
-    sites: Vec<Site>,
+    chrome: Chrome,
     scopes: Vec<String>,
     access_expires: String,
     has_refresh_token: bool,
@@ -48,6 +44,7 @@ pub async fn account(
     settings: web::Data<Settings>,
     index: web::Data<SessionIndex>,
 ) -> Result<HttpResponse, AppError> {
+    let base = settings.public_url.prefix();
     let current = user.0;
     let signed_in = current.signed_in;
     let record = current.record;
@@ -65,10 +62,8 @@ pub async fn account(
         })
         .collect();
     html(AccountPage {
-        base: settings.public_url.prefix(),
-        user: signed_in.user,
-        csrf: signed_in.csrf,
-        sites: signed_in.sites,
+        base,
+        chrome: Chrome::new(base, signed_in, None),
         scopes: record.tokens.scopes,
         access_expires: format_time(record.tokens.expires_at),
         has_refresh_token: record.tokens.refresh_token.is_some(),

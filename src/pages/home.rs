@@ -1,14 +1,20 @@
-//! `GET /`: the landing page when signed out, the dashboard when signed in.
+//! `GET /`: the landing page when signed out; signed in, the dashboard: the user's open issues
+//! across every Jira site at once, fetched concurrently, a failing site shown as a notice.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
+use futures_util::future::join_all;
 
 use crate::atlassian::Site;
 use crate::auth::MaybeSignedIn;
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::pages::html;
-use crate::session::User;
+use crate::on_behalf::OnBehalf;
+use crate::pages::issue_row::IssueRow;
+use crate::pages::{Chrome, html};
+
+/// Issues per site on the dashboard; the site's own list pages through the rest.
+const PER_SITE: u32 = 10;
 
 #[derive(Template)]
 #[template(path = "landing.html")]
@@ -16,28 +22,79 @@ struct Landing<'a> {
     base: &'a str,
 }
 
+/// One site's part of the dashboard.
+struct SiteIssues {
+    site: Site,
+    issues_href: String,
+    issues: Vec<IssueRow>,
+    /// Shown instead of the issues when the site failed.
+    notice: Option<String>,
+    more: bool,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard<'a> {
     base: &'a str,
-    user: User,
-    csrf: String,
-    sites: Vec<Site>,
+    chrome: Chrome,
+    /// Sites the grant covers, with or without Jira.
+    site_count: usize,
+    jira_sites: Vec<SiteIssues>,
 }
 
 #[get("/")]
-pub async fn home(user: MaybeSignedIn, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
+pub async fn home(
+    req: HttpRequest,
+    visitor: MaybeSignedIn,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
-    match user.0 {
+    match visitor.0 {
         None => html(Landing { base }),
-        Some(current) => {
-            let signed_in = current.signed_in;
-            html(Dashboard {
-                base,
-                user: signed_in.user,
-                csrf: signed_in.csrf,
-                sites: signed_in.sites,
-            })
-        }
+        Some(current) => dashboard(OnBehalf::new(current, &req)?, base).await,
+    }
+}
+
+async fn dashboard(user: OnBehalf, base: &str) -> Result<HttpResponse, AppError> {
+    let sites = user.sites().await?;
+    let site_count = sites.len();
+    let jira: Vec<Site> = sites.into_iter().filter(Site::has_jira).collect();
+    let fetches = jira.iter().map(|site| {
+        let atlassian = user.atlassian().clone();
+        let cloud_id = site.id.clone();
+        user.call(move |token| {
+            let (atlassian, cloud_id) = (atlassian.clone(), cloud_id.clone());
+            async move { atlassian.my_open_issues(&token, &cloud_id, None, PER_SITE).await }
+        })
+    });
+    let results = join_all(fetches).await;
+    let mut jira_sites = Vec::new();
+    for (site, result) in jira.into_iter().zip(results) {
+        let issues_href = format!("{base}/sites/{}/jira/issues", site.id);
+        let section = match result {
+            Ok(page) => SiteIssues {
+                issues: page.issues.iter().map(|i| IssueRow::new(i, &issues_href)).collect(),
+                more: page.next_page_token.is_some(),
+                notice: None,
+                site,
+                issues_href,
+            },
+            // The whole session is over: no point showing the other sites.
+            Err(err @ AppError::GrantEnded(_)) => return Err(err),
+            Err(err) => SiteIssues { notice: Some(site_notice(&err)), issues: Vec::new(), more: false, site, issues_href },
+        };
+        jira_sites.push(section);
+    }
+    html(Dashboard { base, chrome: Chrome::new(base, user.signed_in(), None), site_count, jira_sites })
+}
+
+/// A one-line explanation of why a site's issues are missing.
+fn site_notice(err: &AppError) -> String {
+    match err {
+        AppError::RateLimited(secs) => format!("Atlassian asked us to slow down; try again in {secs} s."),
+        AppError::Forbidden => "Your Atlassian account cannot see issues on this site.".to_owned(),
+        AppError::ScopeMissing(scope) => format!("threelo was not granted {scope} for this site."),
+        AppError::NotFound => "This site is no longer available to threelo.".to_owned(),
+        _ => "Atlassian did not answer for this site just now; try again in a moment.".to_owned(),
     }
 }

@@ -1,7 +1,11 @@
 //! Server-rendered pages. One page struct per template, next to its handler.
 
 pub mod account;
+pub mod confluence;
 pub mod home;
+mod issue_row;
+pub mod jira;
+pub mod sites;
 mod static_files;
 
 use actix_web::HttpResponse;
@@ -9,7 +13,31 @@ use askama::Template;
 
 pub use static_files::stylesheet;
 
+use crate::atlassian::Site;
 use crate::error::AppError;
+use crate::session::{SignedIn, User};
+
+/// What every signed-in page's header needs: who, the sign-out form's token, the site switcher.
+pub struct Chrome {
+    pub base: String,
+    pub user: User,
+    pub csrf: String,
+    pub sites: Vec<Site>,
+    /// The cloudId of the site the page is about, if any.
+    pub current_site: Option<String>,
+}
+
+impl Chrome {
+    pub fn new(base: &str, signed_in: SignedIn, current_site: Option<&str>) -> Chrome {
+        Chrome {
+            base: base.to_owned(),
+            user: signed_in.user,
+            csrf: signed_in.csrf,
+            sites: signed_in.sites,
+            current_site: current_site.map(str::to_owned),
+        }
+    }
+}
 
 /// Renders a page. Every page may show personal data, so none may be stored by a browser or cache.
 pub fn html(page: impl Template) -> Result<HttpResponse, AppError> {

@@ -7,6 +7,14 @@ use std::time::{Duration, Instant};
 /// Entries are swept for expiry every this many writes, so the map cannot grow without bound.
 const SWEEP_EVERY: u64 = 1024;
 
+/// What [`MemoryKv::change_text`] does to a value.
+pub enum Change {
+    Keep,
+    Set(String, Duration),
+    Expire(Duration),
+    Remove,
+}
+
 /// A string or a hash, like the two Redis types threelo uses.
 enum Value {
     Text(String),
@@ -118,6 +126,43 @@ impl MemoryKv {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Sets `key` only when it holds no live value; true when it was set (Redis `SET NX`).
+    pub fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> bool {
+        let mut inner = self.lock();
+        if inner.live(key).is_some() {
+            return false;
+        }
+        inner.count_write();
+        inner.entries.insert(key.to_owned(), (Value::Text(value.to_owned()), Instant::now() + ttl));
+        true
+    }
+
+    /// Applies `change` to the live text at `key` atomically: `Keep`, `Set(value, ttl)`, `Expire(ttl)`
+    /// or `Remove`. Returns whether something changed.
+    pub fn change_text(&self, key: &str, change: impl FnOnce(&str) -> Change) -> bool {
+        let mut inner = self.lock();
+        let Some(Value::Text(current)) = inner.live(key) else {
+            return false;
+        };
+        match change(current) {
+            Change::Keep => false,
+            Change::Set(value, ttl) => {
+                inner.entries.insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
+                true
+            }
+            Change::Expire(ttl) => {
+                if let Some((_, expires)) = inner.entries.get_mut(key) {
+                    *expires = Instant::now() + ttl;
+                }
+                true
+            }
+            Change::Remove => {
+                inner.entries.remove(key);
+                true
+            }
         }
     }
 

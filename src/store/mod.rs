@@ -4,6 +4,7 @@
 //! Every Redis call has a short deadline, so an outage turns into a quick, clear error instead of
 //! a request that hangs.
 
+mod conditional;
 mod memory;
 mod session_store;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use deadpool_redis::{Pool, Runtime, Timeouts};
 use redis::AsyncCommands;
 
-pub use memory::MemoryKv;
+pub use memory::{Change, MemoryKv};
 pub use session_store::{MemorySessionStore, SessionBackend};
 
 use crate::config::RedisUrl;
@@ -72,7 +73,7 @@ impl Kv {
         matches!(self, Kv::Memory(_))
     }
 
-    async fn redis_call<T, F, Fut>(pool: &Pool, call: F) -> Result<T, StoreError>
+    pub(crate) async fn redis_call<T, F, Fut>(pool: &Pool, call: F) -> Result<T, StoreError>
     where
         F: FnOnce(deadpool_redis::Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,

@@ -6,6 +6,7 @@
 //! it without opening the record, and is sealed inside as well.
 
 mod cipher;
+mod refresh;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use cipher::{KeyRing, OpenError, SealError};
+pub use refresh::{RefreshError, Refresher};
 
 use crate::store::{KEY_PREFIX, Kv, StoreError};
 
@@ -40,6 +42,9 @@ pub struct TokenRecord {
     pub consented_at: i64,
     /// Bumped on every write; compare-and-set checks it.
     pub version: u64,
+    /// When a refresh with the current refresh token had an unknown outcome (it may have rotated
+    /// the token at Atlassian). Past Atlassian's reuse leeway the token must not be sent again.
+    pub uncertain_since: Option<i64>,
 }
 
 /// The sealed payload. Plain strings live only for the moment of sealing or opening.
@@ -51,6 +56,8 @@ struct Payload {
     scopes: Vec<String>,
     consented_at: i64,
     version: u64,
+    #[serde(default)]
+    uncertain_since: Option<i64>,
 }
 
 /// Why a record could not be used.
@@ -69,7 +76,7 @@ pub enum TokenError {
 /// Reads and writes sealed token records.
 #[derive(Clone, Debug)]
 pub struct TokenStore {
-    kv: Kv,
+    pub(crate) kv: Kv,
     ring: Arc<KeyRing>,
     ttl: Duration,
 }
@@ -98,12 +105,28 @@ impl TokenStore {
             tokens,
             consented_at,
             version: 1,
+            uncertain_since: None,
         };
         self.write(&record).await?;
         Ok(record.id)
     }
 
     async fn write(&self, record: &TokenRecord) -> Result<(), TokenError> {
+        let value = self.seal(record)?;
+        self.kv.set_ex(&Self::key(record.id), &value, self.ttl).await?;
+        Ok(())
+    }
+
+    /// Stores `record` only if the stored record is still at version `expected` (compare-and-set);
+    /// false when someone else wrote in between. `record.version` must be newer than `expected`.
+    pub async fn replace(&self, record: &TokenRecord, expected: u64) -> Result<bool, TokenError> {
+        let value = self.seal(record)?;
+        let prefix = format!("{expected}:");
+        Ok(self.kv.replace_if_prefix(&Self::key(record.id), &prefix, &value, self.ttl).await?)
+    }
+
+    /// The stored form of a record: `<version>:<sealed payload>`, sealed under the active key.
+    fn seal(&self, record: &TokenRecord) -> Result<String, TokenError> {
         let payload = Payload {
             access_token: record.tokens.access_token.expose_secret().to_owned(),
             refresh_token: record
@@ -115,12 +138,11 @@ impl TokenStore {
             scopes: record.tokens.scopes.clone(),
             consented_at: record.consented_at,
             version: record.version,
+            uncertain_since: record.uncertain_since,
         };
         let json = serde_json::to_vec(&payload).map_err(|_| SealError)?;
         let sealed = self.ring.seal(&json, &Self::aad(record.id, &record.account_id))?;
-        let value = format!("{}:{sealed}", record.version);
-        self.kv.set_ex(&Self::key(record.id), &value, self.ttl).await?;
-        Ok(())
+        Ok(format!("{}:{sealed}", record.version))
     }
 
     /// Opens the record `id` for `account_id`.
@@ -150,6 +172,7 @@ impl TokenStore {
             },
             consented_at: payload.consented_at,
             version: payload.version,
+            uncertain_since: payload.uncertain_since,
         };
         // A record sealed under an older key is not rewritten here: a write on the read path could
         // race a refresh and put back an old refresh token. Its next write (a refresh) reseals it.

@@ -1,0 +1,106 @@
+//! One GET against the API gateway, with the retry policy: 429 (and 503 with Retry-After) are
+//! retried honouring Retry-After within a small budget; another 5xx once, after a jittered pause.
+//! Nothing else is retried.
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::{ApiError, Atlassian};
+
+/// The most time spent waiting between attempts of one GET.
+const RETRY_BUDGET: Duration = Duration::from_secs(3);
+/// The most attempts of one GET.
+const MAX_ATTEMPTS: u32 = 3;
+
+impl Atlassian {
+    /// GETs `url` as JSON with the retry policy. `scope` names what the endpoint needs, for the
+    /// "scope does not match" page.
+    pub(super) async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        token: &SecretString,
+        scope: &'static str,
+    ) -> Result<T, ApiError> {
+        let mut waited = Duration::ZERO;
+        let mut retried_5xx = false;
+        let mut attempt = 1;
+        loop {
+            let error = match self.get_once(&url, token, scope).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            let pause = match &error {
+                ApiError::RateLimited { retry_after } => {
+                    let backoff = Duration::from_millis(250 << attempt);
+                    retry_after.map_or(backoff, Duration::from_secs)
+                }
+                ApiError::Upstream(status) if status.is_server_error() && !retried_5xx => {
+                    retried_5xx = true;
+                    Duration::from_millis(rand::rng().random_range(100..400))
+                }
+                _ => return Err(error),
+            };
+            if attempt >= MAX_ATTEMPTS || waited + pause > RETRY_BUDGET {
+                return Err(error);
+            }
+            tracing::info!(%error, pause_ms = pause.as_millis() as u64, "retrying a GET to Atlassian");
+            tokio::time::sleep(pause).await;
+            waited += pause;
+            attempt += 1;
+        }
+    }
+
+    async fn get_once<T: DeserializeOwned>(&self, url: &Url, token: &SecretString, scope: &'static str) -> Result<T, ApiError> {
+        let response = self
+            .http
+            .get(url.clone())
+            .bearer_auth(token.expose_secret())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(classify_transport)?;
+        let status = response.status();
+        tracing::debug!(status = status.as_u16(), path = url.path(), "Atlassian answered");
+        if status.is_success() {
+            let bytes = response.bytes().await.map_err(classify_transport)?;
+            return serde_json::from_slice(&bytes).map_err(|err| ApiError::Decode(err.to_string()));
+        }
+        let headers = response.headers();
+        let scope_header = headers
+            .get("x-failure-category")
+            .is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = response.text().await.unwrap_or_default();
+        let scope_mismatch = scope_header || body.contains("scope does not match");
+        Err(classify_status(status, scope_mismatch.then_some(scope), retry_after))
+    }
+}
+
+fn classify_transport(err: reqwest::Error) -> ApiError {
+    if err.is_timeout() {
+        ApiError::Timeout
+    } else {
+        // `without_url`: URLs carry ids we keep out of messages.
+        ApiError::Transport(err.without_url().to_string())
+    }
+}
+
+fn classify_status(status: StatusCode, scope_mismatch: Option<&'static str>, retry_after: Option<u64>) -> ApiError {
+    match (status, scope_mismatch) {
+        (StatusCode::UNAUTHORIZED, Some(scope)) => ApiError::ScopeMismatch(scope),
+        (StatusCode::UNAUTHORIZED, None) => ApiError::Unauthorized,
+        (StatusCode::FORBIDDEN, _) => ApiError::Forbidden,
+        (StatusCode::NOT_FOUND | StatusCode::GONE, _) => ApiError::NotFound,
+        (StatusCode::TOO_MANY_REQUESTS, _) => ApiError::RateLimited { retry_after },
+        (StatusCode::SERVICE_UNAVAILABLE, _) if retry_after.is_some() => ApiError::RateLimited { retry_after },
+        (other, _) => ApiError::Upstream(other),
+    }
+}

@@ -1,0 +1,117 @@
+//! Confluence pages: a site's spaces, each with its first pages, and one page with its body
+//! sanitised (storage format is XHTML from Atlassian: untrusted).
+
+use actix_web::{HttpResponse, get, web};
+use askama::Template;
+use futures_util::future::join_all;
+
+use crate::atlassian::{Site, Space, SpacePage};
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::ids::PageId;
+use crate::on_behalf::OnBehalf;
+use crate::pages::{Chrome, html};
+use crate::render::sanitize_storage;
+
+/// Spaces listed, and pages listed per space.
+const SPACES: u32 = 50;
+const PAGES_PER_SPACE: u32 = 25;
+
+/// One space with its pages (or why they are missing).
+struct SpaceSection {
+    space: Space,
+    pages: Vec<SpacePage>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "spaces.html")]
+struct SpacesPage<'a> {
+    base: &'a str,
+    chrome: Chrome,
+    site: Site,
+    pages_href: String,
+    spaces: Vec<SpaceSection>,
+}
+
+#[get("/sites/{cloud_id}/confluence/spaces")]
+pub async fn spaces(path: web::Path<String>, user: OnBehalf, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
+    let base = settings.public_url.prefix();
+    let (cloud_id, site) = user.site(&path).await?;
+    if !site.has_confluence() {
+        return Err(AppError::NotFound);
+    }
+    let atlassian = user.atlassian().clone();
+    let id = cloud_id.as_str().to_owned();
+    let spaces = user
+        .call(|token| {
+            let (atlassian, id) = (atlassian.clone(), id.clone());
+            async move { atlassian.spaces(&token, &id, SPACES).await }
+        })
+        .await?;
+    // Each space's pages, fetched concurrently; a space that fails shows a notice.
+    let fetches = spaces.iter().map(|space| {
+        let (atlassian, id, space_id) = (atlassian.clone(), id.clone(), space.id.clone());
+        user.call(move |token| {
+            let (atlassian, id, space_id) = (atlassian.clone(), id.clone(), space_id.clone());
+            async move { atlassian.pages_in_space(&token, &id, &space_id, PAGES_PER_SPACE).await }
+        })
+    });
+    let results = join_all(fetches).await;
+    let mut sections = Vec::new();
+    for (space, result) in spaces.into_iter().zip(results) {
+        sections.push(match result {
+            Ok(pages) => SpaceSection { space, pages, notice: None },
+            Err(err @ (AppError::GrantEnded(_) | AppError::ScopeMissing(_))) => return Err(err),
+            Err(_) => SpaceSection { space, pages: Vec::new(), notice: Some("The pages of this space could not be loaded just now.") },
+        });
+    }
+    html(SpacesPage {
+        base,
+        chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),
+        pages_href: format!("{base}/sites/{cloud_id}/confluence/pages"),
+        site,
+        spaces: sections,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "page.html")]
+struct PageView<'a> {
+    base: &'a str,
+    chrome: Chrome,
+    site: Site,
+    spaces_href: String,
+    title: String,
+    version: Option<u64>,
+    /// Sanitised by ammonia's allow-list: safe to insert as HTML.
+    body_html: String,
+}
+
+#[get("/sites/{cloud_id}/confluence/pages/{id}")]
+pub async fn page(path: web::Path<(String, String)>, user: OnBehalf, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
+    let base = settings.public_url.prefix();
+    let (raw_cloud_id, raw_id) = path.into_inner();
+    let (cloud_id, site) = user.site(&raw_cloud_id).await?;
+    let page_id = PageId::parse(&raw_id).ok_or(AppError::NotFound)?;
+    if !site.has_confluence() {
+        return Err(AppError::NotFound);
+    }
+    let atlassian = user.atlassian().clone();
+    let (id, page_text) = (cloud_id.as_str().to_owned(), page_id.as_str().to_owned());
+    let found = user
+        .call(|token| {
+            let (atlassian, id, page_text) = (atlassian.clone(), id.clone(), page_text.clone());
+            async move { atlassian.page(&token, &id, &page_text).await }
+        })
+        .await?;
+    html(PageView {
+        base,
+        chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),
+        spaces_href: format!("{base}/sites/{cloud_id}/confluence/spaces"),
+        site,
+        body_html: sanitize_storage(found.storage()),
+        version: found.version.as_ref().map(|v| v.number),
+        title: found.title,
+    })
+}

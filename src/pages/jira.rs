@@ -1,0 +1,145 @@
+//! Jira pages: the user's open issues on one site (paged with Jira's `nextPageToken`) and one issue
+//! with its description rendered from ADF by our own renderer.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+
+use crate::atlassian::Site;
+use crate::auth::single_param;
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::ids::{IssueKey, PageToken};
+use crate::on_behalf::OnBehalf;
+use crate::pages::issue_row::{IssueRow, short_time};
+use crate::pages::{Chrome, html};
+use crate::render::adf_to_html;
+
+/// Issues per page of the list.
+const PAGE_SIZE: u32 = 50;
+
+#[derive(Template)]
+#[template(path = "issues.html")]
+struct IssuesPage<'a> {
+    base: &'a str,
+    chrome: Chrome,
+    site: Site,
+    issues: Vec<IssueRow>,
+    /// Set when this is not the first page.
+    first_href: Option<String>,
+    next_href: Option<String>,
+}
+
+#[get("/sites/{cloud_id}/jira/issues")]
+pub async fn issues(
+    req: HttpRequest,
+    path: web::Path<String>,
+    user: OnBehalf,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    let base = settings.public_url.prefix();
+    let (cloud_id, site) = user.site(&path).await?;
+    if !site.has_jira() {
+        return Err(AppError::NotFound);
+    }
+    let page = match single_param(req.query_string(), "page")? {
+        None => None,
+        Some(raw) => Some(PageToken::parse(&raw).ok_or(AppError::BadRequest("the page token is malformed"))?),
+    };
+    let atlassian = user.atlassian().clone();
+    let id = cloud_id.as_str().to_owned();
+    let token = page.as_ref().map(|p| p.as_str().to_owned());
+    let result = user
+        .call(|access| {
+            let (atlassian, id, token) = (atlassian.clone(), id.clone(), token.clone());
+            async move { atlassian.my_open_issues(&access, &id, token.as_deref(), PAGE_SIZE).await }
+        })
+        .await;
+    let found = match result {
+        Err(AppError::NotFound) => {
+            user.recheck_sites()?;
+            return Err(AppError::NotFound);
+        }
+        other => other?,
+    };
+    let issues_href = format!("{base}/sites/{cloud_id}/jira/issues");
+    let next_href = found
+        .next_page_token
+        .as_deref()
+        .and_then(PageToken::parse)
+        .map(|next| format!("{issues_href}?page={}", encode(next.as_str())));
+    let rows = found.issues.iter().map(|i| IssueRow::new(i, &issues_href)).collect();
+    html(IssuesPage {
+        base,
+        chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),
+        first_href: page.is_some().then(|| issues_href.clone()),
+        site,
+        issues: rows,
+        next_href,
+    })
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[derive(Template)]
+#[template(path = "issue.html")]
+struct IssuePage<'a> {
+    base: &'a str,
+    chrome: Chrome,
+    site: Site,
+    issues_href: String,
+    key: String,
+    summary: String,
+    facts: Vec<(&'static str, String)>,
+    labels: Vec<String>,
+    /// Produced by our ADF renderer, which escapes everything: safe to insert as HTML.
+    description_html: String,
+}
+
+#[get("/sites/{cloud_id}/jira/issues/{key}")]
+pub async fn issue(
+    path: web::Path<(String, String)>,
+    user: OnBehalf,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    let base = settings.public_url.prefix();
+    let (raw_cloud_id, raw_key) = path.into_inner();
+    let (cloud_id, site) = user.site(&raw_cloud_id).await?;
+    let key = IssueKey::parse(&raw_key).ok_or(AppError::NotFound)?;
+    if !site.has_jira() {
+        return Err(AppError::NotFound);
+    }
+    let atlassian = user.atlassian().clone();
+    let (id, key_text) = (cloud_id.as_str().to_owned(), key.as_str().to_owned());
+    let detail = user
+        .call(|access| {
+            let (atlassian, id, key_text) = (atlassian.clone(), id.clone(), key_text.clone());
+            async move { atlassian.issue(&access, &id, &key_text).await }
+        })
+        .await?;
+    let fields = detail.fields;
+    let name = |n: Option<String>| n.filter(|s| !s.is_empty()).unwrap_or_else(|| "—".to_owned());
+    let facts = vec![
+        ("Status", name(fields.status.as_ref().map(|s| s.name.clone()))),
+        ("Type", name(fields.issuetype.as_ref().map(|t| t.name.clone()))),
+        ("Priority", name(fields.priority.as_ref().map(|p| p.name.clone()))),
+        ("Project", name(fields.project.as_ref().map(|p| format!("{} ({})", p.name, p.key)))),
+        ("Assignee", name(fields.assignee.as_ref().map(|p| p.display_name.clone()))),
+        ("Reporter", name(fields.reporter.as_ref().map(|p| p.display_name.clone()))),
+        ("Created", name(Some(short_time(fields.created.as_deref())))),
+        ("Updated", name(Some(short_time(fields.updated.as_deref())))),
+    ];
+    let description_html = fields.description.as_ref().map(adf_to_html).unwrap_or_default();
+    html(IssuePage {
+        base,
+        chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),
+        issues_href: format!("{base}/sites/{cloud_id}/jira/issues"),
+        site,
+        key: detail.key,
+        summary: fields.summary.unwrap_or_else(|| "(no summary)".to_owned()),
+        facts,
+        labels: fields.labels,
+        description_html,
+    })
+}
