@@ -268,14 +268,8 @@ async fn a_token_endpoint_that_rejects_our_client_secret_shows_a_misconfiguratio
 #[tokio::test]
 async fn a_failing_profile_call_fails_the_sign_in_cleanly() {
     let app = TestApp::spawn().await;
-    app.emulator.inject(
-        "/me",
-        Fault {
-            status: 500,
-            retry_after: None,
-        },
-        1,
-    );
+    // Twice: a GET is retried once after a 5xx.
+    app.emulator.inject("/me", Fault { status: 500, retry_after: None }, 2);
     let response = app.sign_in_as("alice").await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("Sign-in failed, try again"));
