@@ -1,0 +1,137 @@
+//! Refreshing tokens exactly once, across concurrent requests and instances, and ending the
+//! session cleanly when Atlassian ends the grant.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use reqwest::header::COOKIE;
+use support::{TestApp, browser};
+use threelo::emulator::Emulator;
+
+fn acme() -> &'static str {
+    Emulator::sites().iter().find(|s| s.name == "acme").expect("seed site acme").cloud_id
+}
+
+async fn status_and_body(client: &reqwest::Client, url: String, cookie: &str) -> (StatusCode, String) {
+    let response = client.get(url).header(COOKIE, cookie).send().await.expect("request");
+    let status = response.status();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_after_the_token_expired_refresh_exactly_once() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    app.emulator.expire_access_tokens();
+    let cookie = app.cookies().unwrap();
+    let url = app.url(&format!("/sites/{}/jira/issues", acme()));
+    let client = browser();
+    let results = join_all((0..50).map(|_| status_and_body(&client, url.clone(), &cookie))).await;
+    for (status, body) in &results {
+        assert_eq!(*status, StatusCode::OK, "{body:.300}");
+        assert!(body.contains("ACME-1"), "the issues are there");
+    }
+    assert_eq!(app.emulator.token_grants("refresh_token"), 1, "exactly one refresh");
+}
+
+#[tokio::test]
+async fn a_token_about_to_expire_is_refreshed_before_use() {
+    let app = TestApp::spawn().await;
+    app.emulator.set_access_token_ttl(Duration::from_secs(30));
+    assert_eq!(app.sign_in_as("alice").await.status(), StatusCode::SEE_OTHER);
+    // Tokens from the refresh live an hour, so exactly one refresh is needed.
+    app.emulator.set_access_token_ttl(Duration::from_secs(3600));
+    let before = app.emulator.count("/ex/jira");
+    let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(app.emulator.token_grants("refresh_token"), 1);
+    assert_eq!(app.emulator.count("/ex/jira") - before, 1, "no call was wasted on the old token");
+}
+
+#[tokio::test]
+async fn two_instances_racing_on_one_expired_session_refresh_exactly_once() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let sibling = app.spawn_sibling(&[]).await;
+    app.emulator.expire_access_tokens();
+    let cookie = app.cookies().unwrap();
+    let path = format!("/sites/{}/jira/issues", acme());
+    let client = browser();
+    let requests = (0..40).map(|n| {
+        let base = if n % 2 == 0 { app.address.clone() } else { sibling.clone() };
+        status_and_body(&client, format!("{base}{path}"), &cookie)
+    });
+    for (status, body) in join_all(requests).await {
+        assert_eq!(status, StatusCode::OK, "{body:.300}");
+    }
+    assert_eq!(app.emulator.token_grants("refresh_token"), 1, "one refresh across both instances");
+}
+
+#[tokio::test]
+async fn refreshed_tokens_are_stored_before_use_and_keep_working() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    for _ in 0..3 {
+        app.emulator.expire_access_tokens();
+        let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
+        assert_eq!(page.status(), StatusCode::OK);
+    }
+    assert_eq!(app.emulator.token_grants("refresh_token"), 3, "each refresh used the newest refresh token");
+    let secrets = app.emulator.issued_secrets();
+    for (key, value) in app.redis.dump() {
+        assert!(!secrets.iter().any(|s| value.contains(s.as_str())), "plaintext token under {key}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_grant_ends_the_session_with_a_page_that_says_why() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    app.emulator.revoke_grants("alice");
+    app.emulator.expire_access_tokens();
+    let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Your Atlassian sign-in has ended") && body.contains("/auth/login"), "{body}");
+    assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Atlassian"), "signed out");
+    assert!(!app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")), "the record is gone");
+}
+
+#[tokio::test]
+async fn a_rotated_out_refresh_token_reused_after_the_leeway_ends_the_session_cleanly() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let (record_key, old_value) =
+        app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:token:")).expect("a token record");
+    app.emulator.expire_access_tokens();
+    assert_eq!(app.get(&format!("/sites/{}/jira/issues", acme())).await.status(), StatusCode::OK);
+    // A stale copy of the record (holding the first refresh token) comes back, e.g. from a backup.
+    app.redis.set(&record_key, &old_value);
+    app.emulator.advance_clock(Duration::from_secs(11 * 60));
+    app.emulator.expire_access_tokens();
+    let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    assert!(page.text().await.unwrap().contains("Your Atlassian sign-in has ended"));
+    assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Atlassian"));
+}
+
+#[tokio::test]
+async fn a_refresh_that_times_out_is_not_repeated_at_once() {
+    let app = TestApp::spawn_with(&[("THREELO_UPSTREAM_TIMEOUT", "1s")]).await;
+    app.sign_in().await;
+    app.emulator.expire_access_tokens();
+    app.emulator.set_latency("/oauth/token", Duration::from_millis(1500));
+    let path = format!("/sites/{}/jira/issues", acme());
+    let first = app.get(&path).await;
+    assert_eq!(first.status(), StatusCode::BAD_GATEWAY);
+    app.emulator.set_latency("/oauth/token", Duration::ZERO);
+    let second = app.get(&path).await;
+    assert_eq!(second.status(), StatusCode::BAD_GATEWAY, "the unknown outcome is given a pause");
+    // The slow refresh is logged by the emulator when it finally answers.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let sent = app.emulator.requests().iter().filter(|r| r.path == "/oauth/token").count();
+    assert_eq!(sent, 2, "the sign-in's exchange and one refresh, not a second one at once");
+}
