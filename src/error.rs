@@ -315,8 +315,11 @@ pub async fn render_error_pages(
             render(&base, err).error_response()
         }
         // actix's own errors, e.g. a query string or form that does not parse.
+        // actix's own client errors (a body too large, a wrong content type...) keep their status.
         (None, _) if res.status().is_client_error() => {
-            render(&base, &AppError::BadRequest("rejected by the framework")).error_response()
+            let mut page = render(&base, &AppError::BadRequest("rejected by the framework"));
+            page.status = res.status();
+            page.error_response()
         }
         (None, _) => {
             let err = AppError::Internal(anyhow::anyhow!("{error}"));

@@ -15,6 +15,7 @@ pub mod on_behalf;
 pub mod pages;
 pub mod proxy;
 pub mod render;
+pub mod security_headers;
 pub mod session;
 pub mod session_index;
 pub mod startup;

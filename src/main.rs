@@ -4,7 +4,10 @@ use threelo::cli::Cli;
 
 #[tokio::main]
 async fn main() {
-    let cli = match Cli::parse(std::env::args().skip(1), std::env::var("THREELO_CONFIG").ok()) {
+    let cli = match Cli::parse(
+        std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()),
+        std::env::var("THREELO_CONFIG").ok(),
+    ) {
         Ok(cli) => cli,
         Err(problem) => {
             eprintln!("threelo: {problem}");

@@ -115,7 +115,7 @@ impl OnBehalf {
     /// The grant is over: this session ends with it.
     async fn end_session(&self) {
         let signed_in = self.signed_in();
-        AppSession(&self.session).sign_out();
+        AppSession(&self.session).forget_user();
         // Best effort: listing skips sessions whose record is gone, and the entry expires anyway.
         let _ = self.index.remove(&signed_in.user.account_id, signed_in.token_record).await;
     }

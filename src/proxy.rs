@@ -11,10 +11,12 @@ use crate::config::Cidr;
 /// address in its forwarding chain that is not a trusted proxy.
 pub fn client_ip(req: &HttpRequest, trusted: &[Cidr]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
-    let headers = req.headers();
-    let forwarded = headers.get("forwarded").and_then(|v| v.to_str().ok());
-    let x_forwarded_for = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    Some(resolve(peer, forwarded, x_forwarded_for, trusted))
+    // A header may come as several lines (each proxy may add one): join them in order.
+    let joined = |name: &str| -> Option<String> {
+        let lines: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
+        (!lines.is_empty()).then(|| lines.join(","))
+    };
+    Some(resolve(peer, joined("forwarded").as_deref(), joined("x-forwarded-for").as_deref(), trusted))
 }
 
 fn is_trusted(ip: IpAddr, trusted: &[Cidr]) -> bool {
@@ -26,10 +28,11 @@ fn resolve(peer: IpAddr, forwarded: Option<&str>, x_forwarded_for: Option<&str>,
     if !is_trusted(peer, trusted) {
         return peer;
     }
-    // RFC 7239 `Forwarded` wins over the older X-Forwarded-For when both are present.
-    let chain: Option<Vec<IpAddr>> = match (forwarded, x_forwarded_for) {
-        (Some(forwarded), _) => forwarded.split(',').map(forwarded_for).collect(),
-        (None, Some(xff)) => xff.split(',').map(|part| parse_ip(part.trim())).collect(),
+    // X-Forwarded-For wins when both are present: nginx, Caddy, Traefik and HAProxy all append
+    // to it, while most of them pass a client's own `Forwarded` header through untouched.
+    let chain: Option<Vec<IpAddr>> = match (x_forwarded_for, forwarded) {
+        (Some(xff), _) => xff.split(',').map(|part| parse_ip(part.trim())).collect(),
+        (None, Some(forwarded)) => forwarded.split(',').map(forwarded_for).collect(),
         (None, None) => None,
     };
     let Some(chain) = chain else {
@@ -81,6 +84,11 @@ mod tests {
 
     #[test]
     fn headers_from_an_untrusted_peer_are_ignored() {
+        let got = resolve(ip("203.0.113.9"), Some("for=1.2.3.4"), Some("5.6.7.8"), &trusted());
+        assert_eq!(got, ip("203.0.113.9"));
+        // A client's own Forwarded header passed through by a proxy that appends to XFF.
+        let got = resolve(ip("10.0.0.2"), Some("for=1.2.3.4"), Some("198.51.100.7"), &trusted());
+        assert_eq!(got, ip("198.51.100.7"));
         let got = resolve(ip("203.0.113.9"), Some("for=1.2.3.4"), Some("5.6.7.8"), &trusted());
         assert_eq!(got, ip("203.0.113.9"));
         assert_eq!(resolve(ip("10.0.0.2"), None, Some("5.6.7.8"), &[]), ip("10.0.0.2"));

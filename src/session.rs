@@ -58,7 +58,7 @@ pub enum Liveness {
     Anonymous,
     /// Signed in; `touched` says whether this request moved `last_seen` (a session write).
     Live { signed_in: SignedIn, touched: bool },
-    /// It was signed in but timed out just now; the session is already purged.
+    /// It was signed in but timed out just now; the user is already forgotten.
     Ended(SignedIn),
 }
 
@@ -68,6 +68,12 @@ struct Pending {
     state_sha256: String,
     return_to: String,
     created_at: i64,
+}
+
+/// Whether a stored session state (as actix-session keeps it) belongs to a signed-in user. Only
+/// those may live as long as the idle timeout; a visitor's pending sign-ins need minutes.
+pub fn state_is_signed_in(state: &std::collections::HashMap<String, String>) -> bool {
+    state.contains_key(SIGNED_IN)
 }
 
 /// Random URL-safe text with `bytes` bytes of entropy.
@@ -89,7 +95,7 @@ pub struct AppSession<'a>(pub &'a Session);
 
 impl AppSession<'_> {
     /// The signed-in user, if the session is live. Enforces the idle timeout and the absolute
-    /// lifetime on the server: a session past either is purged here.
+    /// lifetime on the server: a session past either forgets its user here.
     pub fn signed_in(&self, limits: &SessionSettings) -> Result<Liveness, AppError> {
         let Ok(Some(mut signed_in)) = self.0.get::<SignedIn>(SIGNED_IN) else {
             return Ok(Liveness::Anonymous);
@@ -100,7 +106,7 @@ impl AppSession<'_> {
         let too_old = now - signed_in.created_at > limits.lifetime.as_secs() as i64;
         if idle || too_old {
             tracing::info!(account = %signed_in.user.account_id, idle, too_old, "session ended by timeout");
-            self.0.purge();
+            self.forget_user();
             return Ok(Liveness::Ended(signed_in));
         }
         // Writing last_seen on every request would turn every page view into a Redis write; a
@@ -183,5 +189,13 @@ impl AppSession<'_> {
     /// Ends the session: the store entry is deleted and the cookie cleared.
     pub fn sign_out(&self) {
         self.0.purge();
+    }
+
+    /// Drops the signed-in user but keeps the session usable for this request (a purged actix
+    /// session ignores every later insert, so a sign-in started right after would be lost). The
+    /// key is renewed so the old cookie is worthless.
+    pub fn forget_user(&self) {
+        self.0.remove(SIGNED_IN);
+        self.0.renew();
     }
 }

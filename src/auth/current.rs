@@ -29,15 +29,15 @@ pub struct MaybeSignedIn(pub Option<Current>);
 pub struct SignedInUser(pub Current);
 
 /// The index entry describing this request's browser.
-pub fn session_info(req: &HttpRequest, settings: &Settings, signed_in: &SignedIn) -> SessionInfo {
+pub fn session_info(req: &HttpRequest, settings: &Settings, created_at: i64, last_seen: i64) -> SessionInfo {
     let user_agent = req
         .headers()
         .get("user-agent")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     SessionInfo {
-        created_at: signed_in.created_at,
-        last_seen: signed_in.last_seen,
+        created_at,
+        last_seen,
         browser: describe_browser(user_agent),
         address: client_ip(req, &settings.trusted_proxies)
             .map(|ip| ip.to_string())
@@ -77,7 +77,7 @@ async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
                     .touch(signed_in.token_record, settings.session.idle_timeout)
                     .await
                     .map_err(token_error)?;
-                let info = session_info(&req, &settings, &signed_in);
+                let info = session_info(&req, &settings, signed_in.created_at, signed_in.last_seen);
                 index
                     .record(&signed_in.user.account_id, signed_in.token_record, &info)
                     .await?;
@@ -91,7 +91,8 @@ async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
         Err(TokenError::Unusable(why)) => {
             tracing::info!(account = %signed_in.user.account_id, %why, "session ended: its token record is unusable");
             index.remove(&signed_in.user.account_id, signed_in.token_record).await?;
-            app_session.sign_out();
+            tokens.delete(signed_in.token_record).await.map_err(token_error)?;
+            app_session.forget_user();
             Ok(None)
         }
         Err(other) => Err(token_error(other)),

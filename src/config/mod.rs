@@ -78,7 +78,12 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 impl Settings {
     /// Loads from the real environment and the optional file.
     pub fn load(mode: Mode, file: Option<&Path>) -> Result<Settings, ConfigError> {
-        Settings::from_raw(mode, RawConfig::load(file, std::env::vars()))
+        // `vars_os`: an unrelated variable that is not UTF-8 must not stop threelo.
+        let env = std::env::vars_os().filter_map(|(name, value)| {
+            let name = name.into_string().ok()?;
+            name.starts_with("THREELO_").then(|| (name, value.to_string_lossy().into_owned()))
+        });
+        Settings::from_raw(mode, RawConfig::load(file, env))
     }
 
     /// Builds typed settings from layered raw values, collecting every problem.

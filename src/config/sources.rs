@@ -130,6 +130,12 @@ impl RawConfig {
             .into_iter()
             .filter(|(name, _)| name.starts_with("THREELO_"))
             .collect();
+        for key in SECRET_KEYS {
+            let (plain, file) = (env_name(key), format!("{}_FILE", env_name(key)));
+            if vars.contains_key(&plain) && vars.contains_key(&file) {
+                self.problems.push(format!("{plain} and {file} are both set; keep one of them"));
+            }
+        }
         for (name, value) in vars {
             if OTHER_ENV.contains(&name.as_str()) {
                 continue;

@@ -196,7 +196,10 @@ impl Html {
                     stack.extend(content(node).iter().rev().map(Step::Node));
                     None
                 }
-                _ => attr("text").or_else(|| attr("url")).and_then(Value::as_str).map(Cow::Borrowed),
+                _ => attr("text")
+                    .or_else(|| attr("url"))
+                    .and_then(Value::as_str)
+                    .map(Cow::Borrowed),
             };
             if let Some(piece) = piece.filter(|p| !p.is_empty()) {
                 if std::mem::take(&mut new_line) {

@@ -96,6 +96,16 @@ impl SessionBackend {
     }
 }
 
+/// A visitor who is not signed in only has pending sign-ins, which expire after minutes: their
+/// session need not (and, so that visitors cannot fill Redis, must not) outlive them.
+fn ttl_for(state: &State, ttl: &Duration) -> Duration {
+    if crate::session::state_is_signed_in(state) {
+        *ttl
+    } else {
+        (*ttl).min(Duration::seconds(crate::session::PENDING_TTL.as_secs() as i64))
+    }
+}
+
 /// Runs a store call under the Redis deadline; `timed_out` builds the call's own error type.
 async fn within<T, E>(
     work: impl Future<Output = Result<T, E>>,
@@ -127,6 +137,7 @@ impl SessionStore for SessionBackend {
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let ttl = &ttl_for(&state, ttl);
         let work = async {
             match self {
                 SessionBackend::Redis(s) => s.save(state, ttl).await,
@@ -137,6 +148,7 @@ impl SessionStore for SessionBackend {
     }
 
     async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        let ttl = &ttl_for(&state, ttl);
         let work = async {
             match self {
                 SessionBackend::Redis(s) => s.update(session_key, state, ttl).await,
