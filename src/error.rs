@@ -193,7 +193,14 @@ impl AppError {
             ),
             _ => (None, None),
         };
-        Page { status, title, message, action, detail, retry_after }
+        Page {
+            status,
+            title,
+            message,
+            action,
+            detail,
+            retry_after,
+        }
     }
 }
 
@@ -248,7 +255,9 @@ impl ResponseError for RenderedPage {
             .content_type("text/html; charset=utf-8")
             .body(self.html.clone());
         if let Some(secs) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

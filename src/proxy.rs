@@ -16,7 +16,12 @@ pub fn client_ip(req: &HttpRequest, trusted: &[Cidr]) -> Option<IpAddr> {
         let lines: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
         (!lines.is_empty()).then(|| lines.join(","))
     };
-    Some(resolve(peer, joined("forwarded").as_deref(), joined("x-forwarded-for").as_deref(), trusted))
+    Some(resolve(
+        peer,
+        joined("forwarded").as_deref(),
+        joined("x-forwarded-for").as_deref(),
+        trusted,
+    ))
 }
 
 fn is_trusted(ip: IpAddr, trusted: &[Cidr]) -> bool {

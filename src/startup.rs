@@ -73,7 +73,11 @@ impl Application {
         let index = web::Data::new(SessionIndex::new(kv.clone(), settings.session));
         // Patience for another instance's refresh: one token request plus some slack.
         let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
-        let refresher = web::Data::new(Refresher::new(tokens.get_ref().clone(), atlassian.get_ref().clone(), patience));
+        let refresher = web::Data::new(Refresher::new(
+            tokens.get_ref().clone(),
+            atlassian.get_ref().clone(),
+            patience,
+        ));
         if let Err(err) = kv.ping().await {
             // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
             tracing::warn!(error = %err, "Redis does not answer yet; pages will answer 503 until it does");

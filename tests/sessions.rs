@@ -390,3 +390,86 @@ async fn a_new_first_token_key_keeps_sessions_and_a_removed_key_means_sign_in_ag
         "signed out, asked to sign in again"
     );
 }
+
+#[tokio::test]
+async fn a_browser_whose_session_was_ended_elsewhere_can_sign_in_again() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let (other, _) = browser_with_jar();
+    support::sign_in(&other, &app.url("/auth/login")).await;
+    let csrf = csrf_of(&app.get("/account").await.text().await.unwrap());
+    app.client
+        .post(app.url("/account/sessions/end-others"))
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    // The ended browser goes straight to sign in again, with its stale cookie.
+    let again = support::sign_in(&other, &app.url("/auth/login")).await;
+    assert_eq!(
+        again.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        again.text().await.unwrap_or_default()
+    );
+    assert!(
+        other
+            .get(app.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("Signed in as")
+    );
+}
+
+#[tokio::test]
+async fn a_visitor_who_only_started_a_sign_in_is_kept_for_minutes_not_hours() {
+    let app = TestApp::spawn().await;
+    app.get("/auth/login").await;
+    let (key, _) = app
+        .redis
+        .dump()
+        .into_iter()
+        .find(|(k, _)| k.starts_with("threelo:session:"))
+        .unwrap();
+    let ttl = app.redis.ttl(&key);
+    assert!(ttl > 0 && ttl <= 600, "a pending sign-in's session lives {ttl} s");
+}
+
+#[tokio::test]
+async fn the_server_enforces_the_idle_timeout_even_while_redis_still_holds_the_session() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let (key, value) = app
+        .redis
+        .dump()
+        .into_iter()
+        .find(|(k, _)| k.starts_with("threelo:session:"))
+        .unwrap();
+    // Move last_seen 13 hours back (the idle timeout is 12 h); Redis keeps the key meanwhile.
+    let state: std::collections::HashMap<String, String> = serde_json::from_str(&value).unwrap();
+    let mut signed_in: serde_json::Value = serde_json::from_str(&state["signed_in"]).unwrap();
+    let last_seen = signed_in["last_seen"].as_i64().unwrap();
+    signed_in["last_seen"] = serde_json::json!(last_seen - 13 * 3600);
+    let mut planted = state.clone();
+    planted.insert("signed_in".to_owned(), signed_in.to_string());
+    app.redis.set(&key, &serde_json::to_string(&planted).unwrap());
+
+    assert!(
+        app.get("/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign in with Atlassian"),
+        "signed out"
+    );
+    let keys: Vec<String> = app.redis.dump().into_iter().map(|(k, _)| k).collect();
+    assert!(
+        !keys.iter().any(|k| k.starts_with("threelo:token:")),
+        "its token record is deleted: {keys:?}"
+    );
+}

@@ -269,7 +269,14 @@ async fn a_token_endpoint_that_rejects_our_client_secret_shows_a_misconfiguratio
 async fn a_failing_profile_call_fails_the_sign_in_cleanly() {
     let app = TestApp::spawn().await;
     // Twice: a GET is retried once after a 5xx.
-    app.emulator.inject("/me", Fault { status: 500, retry_after: None }, 2);
+    app.emulator.inject(
+        "/me",
+        Fault {
+            status: 500,
+            retry_after: None,
+        },
+        2,
+    );
     let response = app.sign_in_as("alice").await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("Sign-in failed, try again"));
@@ -318,4 +325,24 @@ fn csrf_of(page: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = page.find(marker).expect("a sign-out form") + marker.len();
     page[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/static/app.css", "/no/such/page", "/auth/callback?state=x"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        let csp = headers
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"))
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff", "{path}");
+        assert_eq!(headers.get("referrer-policy").unwrap(), "no-referrer", "{path}");
+    }
 }

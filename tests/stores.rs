@@ -147,3 +147,57 @@ async fn a_stopped_redis_is_a_quick_unavailable_error_not_a_hang() {
     redis.restart();
     kv.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn hashes_and_conditional_writes_behave_alike() {
+    let minute = Duration::from_secs(60);
+    for (name, kv, _, _redis) in backends().await {
+        kv.hset_ex("t:h", "a", "1", minute).await.unwrap();
+        kv.hset_ex("t:h", "b", "2", minute).await.unwrap();
+        let mut fields = kv.hgetall("t:h").await.unwrap();
+        fields.sort();
+        assert_eq!(
+            fields,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+            "{name}"
+        );
+        kv.hdel("t:h", "a").await.unwrap();
+        assert_eq!(kv.hgetall("t:h").await.unwrap().len(), 1, "{name}");
+        assert!(kv.hgetall("t:none").await.unwrap().is_empty(), "{name}");
+
+        assert!(
+            kv.set_nx("t:lease", "me", minute).await.unwrap(),
+            "{name}: first taker wins"
+        );
+        assert!(
+            !kv.set_nx("t:lease", "you", minute).await.unwrap(),
+            "{name}: second taker waits"
+        );
+        assert!(
+            !kv.expire_if_equal("t:lease", "you", minute).await.unwrap(),
+            "{name}: not yours to renew"
+        );
+        assert!(kv.expire_if_equal("t:lease", "me", minute).await.unwrap(), "{name}");
+        assert!(
+            !kv.delete_if_equal("t:lease", "you").await.unwrap(),
+            "{name}: not yours to release"
+        );
+        assert!(kv.delete_if_equal("t:lease", "me").await.unwrap(), "{name}");
+        assert_eq!(kv.get("t:lease").await.unwrap(), None, "{name}");
+
+        kv.set_ex("t:rec", "3:sealed", minute).await.unwrap();
+        assert!(
+            !kv.replace_if_prefix("t:rec", "2:", "3:other", minute).await.unwrap(),
+            "{name}: stale version"
+        );
+        assert!(
+            kv.replace_if_prefix("t:rec", "3:", "4:new", minute).await.unwrap(),
+            "{name}"
+        );
+        assert_eq!(kv.get("t:rec").await.unwrap().as_deref(), Some("4:new"), "{name}");
+        assert!(
+            !kv.replace_if_prefix("t:gone", "1:", "2:x", minute).await.unwrap(),
+            "{name}: absent stays absent"
+        );
+    }
+}

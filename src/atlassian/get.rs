@@ -55,7 +55,12 @@ impl Atlassian {
         }
     }
 
-    async fn get_once<T: DeserializeOwned>(&self, url: &Url, token: &SecretString, scope: &'static str) -> Result<T, ApiError> {
+    async fn get_once<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        token: &SecretString,
+        scope: &'static str,
+    ) -> Result<T, ApiError> {
         let response = self
             .http
             .get(url.clone())

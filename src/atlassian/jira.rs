@@ -10,7 +10,8 @@ pub const MY_OPEN_ISSUES: &str = "assignee = currentUser() AND resolution = Unre
 /// The fields the issue list shows (the default would be ids only).
 const LIST_FIELDS: &str = "summary,status,priority,issuetype,project,updated";
 /// The fields the issue page shows.
-const ISSUE_FIELDS: &str = "summary,status,priority,issuetype,project,created,updated,reporter,assignee,labels,description";
+const ISSUE_FIELDS: &str =
+    "summary,status,priority,issuetype,project,created,updated,reporter,assignee,labels,description";
 
 /// A name-only object, such as a priority or an issue type.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -102,7 +103,11 @@ impl Atlassian {
         max_results: u32,
     ) -> Result<SearchPage, ApiError> {
         let max = max_results.to_string();
-        let mut query = vec![("jql", MY_OPEN_ISSUES), ("fields", LIST_FIELDS), ("maxResults", max.as_str())];
+        let mut query = vec![
+            ("jql", MY_OPEN_ISSUES),
+            ("fields", LIST_FIELDS),
+            ("maxResults", max.as_str()),
+        ];
         if let Some(page) = page_token {
             query.push(("nextPageToken", page));
         }
@@ -112,7 +117,10 @@ impl Atlassian {
 
     /// One issue with the fields the issue page shows.
     pub async fn issue(&self, token: &SecretString, cloud_id: &str, key: &str) -> Result<IssueDetail, ApiError> {
-        let url = self.api(&["ex", "jira", cloud_id, "rest", "api", "3", "issue", key], &[("fields", ISSUE_FIELDS)]);
+        let url = self.api(
+            &["ex", "jira", cloud_id, "rest", "api", "3", "issue", key],
+            &[("fields", ISSUE_FIELDS)],
+        );
         self.get_json(url, token, "read:jira-work").await
     }
 }

@@ -81,7 +81,8 @@ impl Settings {
         // `vars_os`: an unrelated variable that is not UTF-8 must not stop threelo.
         let env = std::env::vars_os().filter_map(|(name, value)| {
             let name = name.into_string().ok()?;
-            name.starts_with("THREELO_").then(|| (name, value.to_string_lossy().into_owned()))
+            name.starts_with("THREELO_")
+                .then(|| (name, value.to_string_lossy().into_owned()))
         });
         Settings::from_raw(mode, RawConfig::load(file, env))
     }

@@ -133,7 +133,8 @@ impl RawConfig {
         for key in SECRET_KEYS {
             let (plain, file) = (env_name(key), format!("{}_FILE", env_name(key)));
             if vars.contains_key(&plain) && vars.contains_key(&file) {
-                self.problems.push(format!("{plain} and {file} are both set; keep one of them"));
+                self.problems
+                    .push(format!("{plain} and {file} are both set; keep one of them"));
             }
         }
         for (name, value) in vars {

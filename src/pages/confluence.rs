@@ -35,7 +35,11 @@ struct SpacesPage<'a> {
 }
 
 #[get("/sites/{cloud_id}/confluence/spaces")]
-pub async fn spaces(path: web::Path<String>, user: OnBehalf, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
+pub async fn spaces(
+    path: web::Path<String>,
+    user: OnBehalf,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
     let (cloud_id, site) = user.site(&path).await?;
     if !site.has_confluence() {
@@ -61,9 +65,17 @@ pub async fn spaces(path: web::Path<String>, user: OnBehalf, settings: web::Data
     let mut sections = Vec::new();
     for (space, result) in spaces.into_iter().zip(results) {
         sections.push(match result {
-            Ok(pages) => SpaceSection { space, pages, notice: None },
+            Ok(pages) => SpaceSection {
+                space,
+                pages,
+                notice: None,
+            },
             Err(err @ (AppError::GrantEnded(_) | AppError::ScopeMissing(_))) => return Err(err),
-            Err(_) => SpaceSection { space, pages: Vec::new(), notice: Some("The pages of this space could not be loaded just now.") },
+            Err(_) => SpaceSection {
+                space,
+                pages: Vec::new(),
+                notice: Some("The pages of this space could not be loaded just now."),
+            },
         });
     }
     html(SpacesPage {
@@ -89,7 +101,11 @@ struct PageView<'a> {
 }
 
 #[get("/sites/{cloud_id}/confluence/pages/{id}")]
-pub async fn page(path: web::Path<(String, String)>, user: OnBehalf, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
+pub async fn page(
+    path: web::Path<(String, String)>,
+    user: OnBehalf,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
     let (raw_cloud_id, raw_id) = path.into_inner();
     let (cloud_id, site) = user.site(&raw_cloud_id).await?;

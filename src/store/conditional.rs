@@ -43,7 +43,14 @@ impl Kv {
         match self {
             Kv::Redis(pool) => {
                 let set: Option<String> = Self::redis_call(pool, |mut c| async move {
-                    redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(millis(ttl)).query_async(&mut c).await
+                    redis::cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(millis(ttl))
+                        .query_async(&mut c)
+                        .await
                 })
                 .await?;
                 Ok(set.is_some())
@@ -53,17 +60,33 @@ impl Kv {
     }
 
     /// Sets `key` to `value` only if its current value starts with `prefix`; true when replaced.
-    pub async fn replace_if_prefix(&self, key: &str, prefix: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+    pub async fn replace_if_prefix(
+        &self,
+        key: &str,
+        prefix: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         match self {
             Kv::Redis(pool) => {
                 let replaced: i64 = Self::redis_call(pool, |mut c| async move {
-                    Script::new(REPLACE_IF_PREFIX).key(key).arg(prefix).arg(value).arg(millis(ttl)).invoke_async(&mut c).await
+                    Script::new(REPLACE_IF_PREFIX)
+                        .key(key)
+                        .arg(prefix)
+                        .arg(value)
+                        .arg(millis(ttl))
+                        .invoke_async(&mut c)
+                        .await
                 })
                 .await?;
                 Ok(replaced == 1)
             }
             Kv::Memory(map) => Ok(map.change_text(key, |current| {
-                if current.starts_with(prefix) { Change::Set(value.to_owned(), ttl) } else { Change::Keep }
+                if current.starts_with(prefix) {
+                    Change::Set(value.to_owned(), ttl)
+                } else {
+                    Change::Keep
+                }
             })),
         }
     }
@@ -73,14 +96,23 @@ impl Kv {
         match self {
             Kv::Redis(pool) => {
                 let extended: i64 = Self::redis_call(pool, |mut c| async move {
-                    Script::new(EXPIRE_IF_EQUAL).key(key).arg(value).arg(millis(ttl)).invoke_async(&mut c).await
+                    Script::new(EXPIRE_IF_EQUAL)
+                        .key(key)
+                        .arg(value)
+                        .arg(millis(ttl))
+                        .invoke_async(&mut c)
+                        .await
                 })
                 .await?;
                 Ok(extended == 1)
             }
-            Kv::Memory(map) => {
-                Ok(map.change_text(key, |current| if current == value { Change::Expire(ttl) } else { Change::Keep }))
-            }
+            Kv::Memory(map) => Ok(map.change_text(key, |current| {
+                if current == value {
+                    Change::Expire(ttl)
+                } else {
+                    Change::Keep
+                }
+            })),
         }
     }
 
@@ -89,12 +121,19 @@ impl Kv {
         match self {
             Kv::Redis(pool) => {
                 let deleted: i64 = Self::redis_call(pool, |mut c| async move {
-                    Script::new(DELETE_IF_EQUAL).key(key).arg(value).invoke_async(&mut c).await
+                    Script::new(DELETE_IF_EQUAL)
+                        .key(key)
+                        .arg(value)
+                        .invoke_async(&mut c)
+                        .await
                 })
                 .await?;
                 Ok(deleted == 1)
             }
-            Kv::Memory(map) => Ok(map.change_text(key, |current| if current == value { Change::Remove } else { Change::Keep })),
+            Kv::Memory(map) => Ok(map.change_text(
+                key,
+                |current| if current == value { Change::Remove } else { Change::Keep },
+            )),
         }
     }
 }

@@ -136,7 +136,9 @@ impl MemoryKv {
             return false;
         }
         inner.count_write();
-        inner.entries.insert(key.to_owned(), (Value::Text(value.to_owned()), Instant::now() + ttl));
+        inner
+            .entries
+            .insert(key.to_owned(), (Value::Text(value.to_owned()), Instant::now() + ttl));
         true
     }
 
@@ -150,7 +152,9 @@ impl MemoryKv {
         match change(current) {
             Change::Keep => false,
             Change::Set(value, ttl) => {
-                inner.entries.insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
+                inner
+                    .entries
+                    .insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
                 true
             }
             Change::Expire(ttl) => {

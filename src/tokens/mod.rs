@@ -122,7 +122,10 @@ impl TokenStore {
     pub async fn replace(&self, record: &TokenRecord, expected: u64) -> Result<bool, TokenError> {
         let value = self.seal(record)?;
         let prefix = format!("{expected}:");
-        Ok(self.kv.replace_if_prefix(&Self::key(record.id), &prefix, &value, self.ttl).await?)
+        Ok(self
+            .kv
+            .replace_if_prefix(&Self::key(record.id), &prefix, &value, self.ttl)
+            .await?)
     }
 
     /// The stored form of a record: `<version>:<sealed payload>`, sealed under the active key.

@@ -109,7 +109,12 @@ impl RedisServer {
     /// Overwrites `key` with `value`, keeping its TTL (to plant stale or forged values).
     pub fn set(&self, key: &str, value: &str) {
         let mut conn = self.connection().expect("redis connection");
-        redis::cmd("SET").arg(key).arg(value).arg("KEEPTTL").query::<()>(&mut conn).expect("SET");
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("KEEPTTL")
+            .query::<()>(&mut conn)
+            .expect("SET");
     }
 
     /// The TTL of `key` in seconds (-1 none, -2 missing).
