@@ -43,7 +43,10 @@ impl SessionIndex {
         let json = serde_json::to_string(info).map_err(|err| StoreError(format!("session info: {err}")))?;
         self.kv
             .hset_ex(&Self::key(account_id), &id.to_string(), &json, self.limits.lifetime)
-            .await
+            .await?;
+        // The hash's TTL moves with every write, so dead entries are dropped here too, not only
+        // when someone opens /account: an active account cannot grow it without bound.
+        self.list(account_id).await.map(|_| ())
     }
 
     /// The live sessions of an account, newest first. Entries of sessions that timed out are

@@ -201,3 +201,22 @@ async fn hashes_and_conditional_writes_behave_alike() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_redis_that_accepts_but_never_answers_is_an_error_not_a_hang() {
+    // A listener that takes connections and says nothing, like a wedged server.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let kv = Kv::Redis(redis_pool(&RedisUrl::parse(&format!("redis://127.0.0.1:{port}")).unwrap()).unwrap());
+    let outcome = tokio::time::timeout(Duration::from_secs(10), kv.get("x")).await;
+    assert!(
+        matches!(outcome, Ok(Err(_))),
+        "a clear error within the deadline, not a hang"
+    );
+}
