@@ -473,3 +473,69 @@ async fn the_server_enforces_the_idle_timeout_even_while_redis_still_holds_the_s
         "its token record is deleted: {keys:?}"
     );
 }
+
+/// Rewrites this browser's stored session with `change` applied to its JSON state.
+fn rewrite_session(app: &TestApp, change: impl Fn(&mut std::collections::HashMap<String, String>)) {
+    let (key, value) = app
+        .redis
+        .dump()
+        .into_iter()
+        .find(|(k, _)| k.starts_with("threelo:session:"))
+        .unwrap();
+    let mut state: std::collections::HashMap<String, String> = serde_json::from_str(&value).unwrap();
+    change(&mut state);
+    app.redis.set(&key, &serde_json::to_string(&state).unwrap());
+}
+
+#[tokio::test]
+async fn a_sign_in_state_older_than_ten_minutes_has_expired() {
+    let app = TestApp::spawn().await;
+    let authorize = location(app.get("/auth/login").await.headers());
+    rewrite_session(&app, |state| {
+        let mut pending: serde_json::Value = serde_json::from_str(&state["pending_sign_ins"]).unwrap();
+        let created = pending[0]["created_at"].as_i64().unwrap();
+        pending[0]["created_at"] = serde_json::json!(created - 601);
+        state.insert("pending_sign_ins".to_owned(), pending.to_string());
+    });
+    let callback = location(app.client.get(&authorize).send().await.unwrap().headers());
+    let response = app.client.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("This sign-in link has expired"));
+    assert_eq!(app.emulator.token_grants("authorization_code"), 0);
+}
+
+#[tokio::test]
+async fn at_most_five_sign_ins_are_pending_and_the_oldest_goes_first() {
+    let app = TestApp::spawn().await;
+    let mut started = Vec::new();
+    for _ in 0..6 {
+        started.push(location(app.get("/auth/login").await.headers()));
+    }
+    let oldest = location(app.client.get(&started[0]).send().await.unwrap().headers());
+    assert_eq!(
+        app.client.get(&oldest).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    let newest = location(app.client.get(&started[5]).send().await.unwrap().headers());
+    assert_eq!(
+        app.client.get(&newest).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_post_the_browser_marks_as_cross_site_is_refused() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let csrf = csrf_of(&app.get("/").await.text().await.unwrap());
+    let response = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(app.get("/").await.text().await.unwrap().contains("Signed in as"));
+}
