@@ -89,10 +89,7 @@ impl Cli {
             };
         }
         let config = config.or(env_config.filter(|c| !c.is_empty())).map(PathBuf::from);
-        Ok(Cli {
-            command: command.unwrap_or(Command::Serve),
-            config,
-        })
+        Ok(Cli { command: command.unwrap_or(Command::Serve), config })
     }
 
     /// Runs the command; the returned code is the process exit status.
@@ -128,11 +125,7 @@ impl Cli {
 fn gen_secret() {
     println!("# Fresh secrets for threelo. Keep them secret; store them as files and use the *_FILE variables.");
     println!("THREELO_SESSION_SECRET={}", random_b64(64));
-    println!(
-        "THREELO_TOKEN_KEYS=k{}:{}",
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-        random_b64(32)
-    );
+    println!("THREELO_TOKEN_KEYS=k{}:{}", time::OffsetDateTime::now_utc().unix_timestamp(), random_b64(32));
     println!("# To rotate token keys, put a new key first and keep the old ones after it: k2:...,k1:...");
 }
 
@@ -157,10 +150,7 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
             println!("  auth server:   {}", settings.auth_url);
             println!("  API gateway:   {}", settings.api_url);
             println!("  Redis:         {}", settings.redis_url_or_default().masked());
-            println!(
-                "  token keys:    {} (the first seals new records)",
-                settings.token_keys.key_ids().join(", ")
-            );
+            println!("  token keys:    {} (the first seals new records)", settings.token_keys.key_ids().join(", "));
             println!(
                 "  sessions:      idle timeout {}s, lifetime {}s",
                 settings.session.idle_timeout.as_secs(),
@@ -193,10 +183,7 @@ mod tests {
     #[test]
     fn serve_is_the_default_and_config_comes_from_flag_or_env() {
         assert_eq!(parse(&[]).unwrap().command, Command::Serve);
-        assert_eq!(
-            parse(&["--config", "a.toml", "demo"]).unwrap().config,
-            Some(PathBuf::from("a.toml"))
-        );
+        assert_eq!(parse(&["--config", "a.toml", "demo"]).unwrap().config, Some(PathBuf::from("a.toml")));
         let env = Cli::parse(Vec::new(), Some("b.toml".into())).unwrap();
         assert_eq!(env.config, Some(PathBuf::from("b.toml")));
     }

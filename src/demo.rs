@@ -13,11 +13,7 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
     let mut settings = Settings::load(Mode::Demo, file)?;
     telemetry::init(settings.log_format);
     let callback = settings.public_url.callback_url();
-    let config = EmulatorConfig::new(
-        settings.client_id.clone(),
-        settings.client_secret.expose_secret(),
-        callback,
-    );
+    let config = EmulatorConfig::new(settings.client_id.clone(), settings.client_secret.expose_secret(), callback);
     let emulator = Emulator::start(config, "127.0.0.1:0").await?;
     let base: url::Url = emulator.base_url().parse()?;
     settings.auth_url = base.clone();
@@ -39,14 +35,8 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
     println!();
     println!("  threelo demo is running.");
     println!();
-    println!(
-        "  Open {}/ in your browser and click \"Sign in with Atlassian\".",
-        public
-    );
-    println!(
-        "  Atlassian is emulated at {} (no account needed).",
-        emulator.base_url()
-    );
+    println!("  Open {}/ in your browser and click \"Sign in with Atlassian\".", public);
+    println!("  Atlassian is emulated at {} (no account needed).", emulator.base_url());
     println!("  Storage: {storage_note}.");
     println!();
     println!("  Demo users (pick one on the consent page):");

@@ -133,12 +133,7 @@ impl AppError {
                 "For your safety we only accept forms sent from this site's own, current pages. Reload the page and try again.",
                 home,
             ),
-            AppError::NotFound => (
-                S::NOT_FOUND,
-                "Page not found",
-                "There is nothing at this address.",
-                home,
-            ),
+            AppError::NotFound => (S::NOT_FOUND, "Page not found", "There is nothing at this address.", home),
             AppError::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",
@@ -193,14 +188,7 @@ impl AppError {
             ),
             _ => (None, None),
         };
-        Page {
-            status,
-            title,
-            message,
-            action,
-            detail,
-            retry_after,
-        }
+        Page { status, title, message, action, detail, retry_after }
     }
 }
 
@@ -251,13 +239,10 @@ impl ResponseError for RenderedPage {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status)
-            .content_type("text/html; charset=utf-8")
-            .body(self.html.clone());
+        let mut response =
+            HttpResponse::build(self.status).content_type("text/html; charset=utf-8").body(self.html.clone());
         if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -266,27 +251,15 @@ impl ResponseError for RenderedPage {
 fn render(base: &str, err: &AppError) -> RenderedPage {
     let page = err.page();
     let action = page.action.map(|(label, route)| (label, format!("{base}{route}")));
-    let html = ErrorPage {
-        base,
-        title: page.title,
-        message: page.message,
-        detail: page.detail,
-        action,
-    }
-    .render()
-    .unwrap_or_else(|_| page.title.to_owned());
-    RenderedPage {
-        status: page.status,
-        retry_after: page.retry_after,
-        html,
-    }
+    let html = ErrorPage { base, title: page.title, message: page.message, detail: page.detail, action }
+        .render()
+        .unwrap_or_else(|_| page.title.to_owned());
+    RenderedPage { status: page.status, retry_after: page.retry_after, html }
 }
 
 /// Sends a signed-out visitor to sign in, and back to `here` afterwards.
 fn sign_in_redirect(settings: &Settings, here: &str) -> HttpResponse {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("return_to", here)
-        .finish();
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("return_to", here).finish();
     let location = format!("{}?{query}", settings.public_url.absolute("/auth/login"));
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
@@ -301,10 +274,7 @@ pub async fn render_error_pages(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // Not `req.request().clone()`: routing needs the request unshared.
     let settings = req.app_data::<web::Data<Settings>>().cloned();
-    let base = settings
-        .as_ref()
-        .map(|s| s.public_url.prefix().to_owned())
-        .unwrap_or_default();
+    let base = settings.as_ref().map(|s| s.public_url.prefix().to_owned()).unwrap_or_default();
     let res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
         // Only the session middleware fails this way: its store (Redis) is unreachable.

@@ -6,17 +6,13 @@ use crate::store::Kv;
 
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body("ok\n")
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
 }
 
 #[get("/readyz")]
 pub async fn readyz(kv: web::Data<Kv>) -> HttpResponse {
     match kv.ping().await {
-        Ok(()) => HttpResponse::Ok()
-            .content_type("text/plain; charset=utf-8")
-            .body("ready\n"),
+        Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready\n"),
         Err(err) => {
             tracing::warn!(error = %err, "not ready");
             HttpResponse::ServiceUnavailable()

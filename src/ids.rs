@@ -29,9 +29,7 @@ impl IssueKey {
         let (project, number) = text.split_once('-')?;
         let project_ok = (1..=32).contains(&project.len())
             && project.starts_with(|c: char| c.is_ascii_uppercase())
-            && project
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            && project.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
         let number_ok =
             (1..=12).contains(&number.len()) && !number.starts_with('0') && number.chars().all(|c| c.is_ascii_digit());
         (project_ok && number_ok).then(|| IssueKey(text.to_owned()))
@@ -87,13 +85,7 @@ mod tests {
     #[test]
     fn cloud_ids_are_canonical_uuids() {
         assert!(CloudId::parse("1f6e2d4c-8a3b-4f5e-9c7d-2b1a0e9f8d7c").is_some());
-        for bad in [
-            "1F6E2D4C-8A3B-4F5E-9C7D-2B1A0E9F8D7C",
-            "1f6e2d4c8a3b4f5e9c7d2b1a0e9f8d7c",
-            "x",
-            "",
-            "../etc",
-        ] {
+        for bad in ["1F6E2D4C-8A3B-4F5E-9C7D-2B1A0E9F8D7C", "1f6e2d4c8a3b4f5e9c7d2b1a0e9f8d7c", "x", "", "../etc"] {
             assert!(CloudId::parse(bad).is_none(), "{bad}");
         }
     }
@@ -102,9 +94,7 @@ mod tests {
     fn issue_keys_and_page_ids_are_strict() {
         assert!(IssueKey::parse("ACME-42").is_some());
         assert!(IssueKey::parse("AB_2-1").is_some());
-        for bad in [
-            "acme-1", "ACME-0", "ACME-", "-1", "ACME-1-2", "ACME-01", "AC ME-1", "ACME-1<",
-        ] {
+        for bad in ["acme-1", "ACME-0", "ACME-", "-1", "ACME-1-2", "ACME-01", "AC ME-1", "ACME-1<"] {
             assert!(IssueKey::parse(bad).is_none(), "{bad}");
         }
         assert!(PageId::parse("163845").is_some());

@@ -101,12 +101,7 @@ impl OnBehalf {
     /// to the site.
     pub async fn site(&self, raw: &str) -> Result<(CloudId, Site), AppError> {
         let cloud_id = CloudId::parse(raw).ok_or(AppError::NotFound)?;
-        let site = self
-            .sites()
-            .await?
-            .into_iter()
-            .find(|s| s.id == cloud_id.as_str())
-            .ok_or(AppError::NotFound)?;
+        let site = self.sites().await?.into_iter().find(|s| s.id == cloud_id.as_str()).ok_or(AppError::NotFound)?;
         Ok((cloud_id, site))
     }
 
@@ -122,10 +117,7 @@ impl OnBehalf {
         let signed_in = self.signed_in();
         AppSession(&self.session).forget_user();
         // Best effort: listing skips sessions whose record is gone, and the entry expires anyway.
-        let _ = self
-            .index
-            .remove(&signed_in.user.account_id, signed_in.token_record)
-            .await;
+        let _ = self.index.remove(&signed_in.user.account_id, signed_in.token_record).await;
     }
 
     async fn refresh_failed(&self, err: RefreshError) -> AppError {
@@ -166,18 +158,9 @@ impl OnBehalf {
             signed_in: Mutex::new(current.signed_in),
             session: current.session,
             record: Mutex::new(current.record),
-            atlassian: req
-                .app_data::<web::Data<Atlassian>>()
-                .cloned()
-                .ok_or_else(|| missing("Atlassian"))?,
-            refresher: req
-                .app_data::<web::Data<Refresher>>()
-                .cloned()
-                .ok_or_else(|| missing("Refresher"))?,
-            index: req
-                .app_data::<web::Data<SessionIndex>>()
-                .cloned()
-                .ok_or_else(|| missing("SessionIndex"))?,
+            atlassian: req.app_data::<web::Data<Atlassian>>().cloned().ok_or_else(|| missing("Atlassian"))?,
+            refresher: req.app_data::<web::Data<Refresher>>().cloned().ok_or_else(|| missing("Refresher"))?,
+            index: req.app_data::<web::Data<SessionIndex>>().cloned().ok_or_else(|| missing("SessionIndex"))?,
         })
     }
 }

@@ -16,12 +16,7 @@ pub fn client_ip(req: &HttpRequest, trusted: &[Cidr]) -> Option<IpAddr> {
         let lines: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
         (!lines.is_empty()).then(|| lines.join(","))
     };
-    Some(resolve(
-        peer,
-        joined("forwarded").as_deref(),
-        joined("x-forwarded-for").as_deref(),
-        trusted,
-    ))
+    Some(resolve(peer, joined("forwarded").as_deref(), joined("x-forwarded-for").as_deref(), trusted))
 }
 
 fn is_trusted(ip: IpAddr, trusted: &[Cidr]) -> bool {
@@ -59,8 +54,7 @@ fn resolve(peer: IpAddr, forwarded: Option<&str>, x_forwarded_for: Option<&str>,
 fn forwarded_for(element: &str) -> Option<IpAddr> {
     element.split(';').find_map(|pair| {
         let (name, value) = pair.trim().split_once('=')?;
-        name.eq_ignore_ascii_case("for")
-            .then(|| parse_ip(value.trim().trim_matches('"')))?
+        name.eq_ignore_ascii_case("for").then(|| parse_ip(value.trim().trim_matches('"')))?
     })
 }
 
@@ -111,13 +105,7 @@ mod tests {
     #[test]
     fn rfc_7239_forwarded_is_understood() {
         let header = "for=192.0.2.60;proto=http;by=203.0.113.43, for=\"[2001:db8:cafe::17]:4711\"";
-        assert_eq!(
-            resolve(ip("10.0.0.2"), Some(header), None, &trusted()),
-            ip("2001:db8:cafe::17")
-        );
-        assert_eq!(
-            resolve(ip("10.0.0.2"), Some("for=unknown"), None, &trusted()),
-            ip("10.0.0.2")
-        );
+        assert_eq!(resolve(ip("10.0.0.2"), Some(header), None, &trusted()), ip("2001:db8:cafe::17"));
+        assert_eq!(resolve(ip("10.0.0.2"), Some("for=unknown"), None, &trusted()), ip("10.0.0.2"));
     }
 }

@@ -18,9 +18,7 @@ pub async fn add_security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let https = req
-        .app_data::<web::Data<Settings>>()
-        .is_some_and(|s| s.public_url.is_https());
+    let https = req.app_data::<web::Data<Settings>>().is_some_and(|s| s.public_url.is_https());
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {

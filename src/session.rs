@@ -84,10 +84,7 @@ pub fn random_token(bytes: usize) -> String {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Typed access to the actix session.
@@ -127,11 +124,7 @@ impl AppSession<'_> {
         if pending.len() >= MAX_PENDING {
             pending.drain(..=pending.len() - MAX_PENDING);
         }
-        pending.push(Pending {
-            state_sha256: sha256_hex(state),
-            return_to: return_to.to_owned(),
-            created_at: now,
-        });
+        pending.push(Pending { state_sha256: sha256_hex(state), return_to: return_to.to_owned(), created_at: now });
         self.0.insert(PENDING, pending)?;
         Ok(())
     }

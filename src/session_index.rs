@@ -41,9 +41,7 @@ impl SessionIndex {
     /// Adds or refreshes the entry of session `id`.
     pub async fn record(&self, account_id: &str, id: Uuid, info: &SessionInfo) -> Result<(), StoreError> {
         let json = serde_json::to_string(info).map_err(|err| StoreError(format!("session info: {err}")))?;
-        self.kv
-            .hset_ex(&Self::key(account_id), &id.to_string(), &json, self.limits.lifetime)
-            .await?;
+        self.kv.hset_ex(&Self::key(account_id), &id.to_string(), &json, self.limits.lifetime).await?;
         // The hash's TTL moves with every write, so dead entries are dropped here too, not only
         // when someone opens /account: an active account cannot grow it without bound.
         self.list(account_id).await.map(|_| ())
@@ -55,9 +53,7 @@ impl SessionIndex {
         let now = unix_now();
         let mut live = Vec::new();
         for (field, json) in self.kv.hgetall(&Self::key(account_id)).await? {
-            let parsed = Uuid::parse_str(&field)
-                .ok()
-                .zip(serde_json::from_str::<SessionInfo>(&json).ok());
+            let parsed = Uuid::parse_str(&field).ok().zip(serde_json::from_str::<SessionInfo>(&json).ok());
             match parsed {
                 Some((id, info)) if self.is_live(&info, now) => live.push((id, info)),
                 _ => self.kv.hdel(&Self::key(account_id), &field).await?,

@@ -56,28 +56,18 @@ impl Application {
             }
             Storage::Memory => {
                 let map = Arc::new(MemoryKv::default());
-                (
-                    Kv::Memory(map.clone()),
-                    SessionBackend::Memory(MemorySessionStore::new(map)),
-                )
+                (Kv::Memory(map.clone()), SessionBackend::Memory(MemorySessionStore::new(map)))
             }
         };
         let key = Key::try_from(settings.session_secret_bytes())
             .map_err(|_| anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes"))?;
         let atlassian = web::Data::new(Atlassian::new(&settings)?);
-        let tokens = web::Data::new(TokenStore::new(
-            kv.clone(),
-            settings.token_keys.clone(),
-            settings.session.idle_timeout,
-        ));
+        let tokens =
+            web::Data::new(TokenStore::new(kv.clone(), settings.token_keys.clone(), settings.session.idle_timeout));
         let index = web::Data::new(SessionIndex::new(kv.clone(), settings.session));
         // Patience for another instance's refresh: one token request plus some slack.
         let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
-        let refresher = web::Data::new(Refresher::new(
-            tokens.get_ref().clone(),
-            atlassian.get_ref().clone(),
-            patience,
-        ));
+        let refresher = web::Data::new(Refresher::new(tokens.get_ref().clone(), atlassian.get_ref().clone(), patience));
         if let Err(err) = kv.ping().await {
             // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
             tracing::warn!(error = %err, "Redis does not answer yet; pages will answer 503 until it does");
@@ -117,9 +107,7 @@ impl Application {
                         .service(health::healthz)
                         .service(health::readyz),
                 )
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
-                }))
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
                 .wrap(session_middleware(&settings, sessions.clone(), key.clone()))
                 .wrap(from_fn(render_error_pages))
                 .wrap(from_fn(add_security_headers))
@@ -147,26 +135,16 @@ impl Application {
 fn session_middleware(settings: &Settings, store: SessionBackend, key: Key) -> SessionMiddleware<SessionBackend> {
     let public = &settings.public_url;
     let at_root = public.prefix().is_empty();
-    let name = if public.is_https() && at_root {
-        "__Host-threelo"
-    } else {
-        "threelo"
-    };
+    let name = if public.is_https() && at_root { "__Host-threelo" } else { "threelo" };
     SessionMiddleware::builder(store, key)
         .cookie_name(name.to_owned())
         .cookie_secure(public.is_https())
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
-        .cookie_path(if at_root {
-            "/".to_owned()
-        } else {
-            public.prefix().to_owned()
-        })
+        .cookie_path(if at_root { "/".to_owned() } else { public.prefix().to_owned() })
         .session_lifecycle(
             BrowserSession::default()
-                .state_ttl(actix_web::cookie::time::Duration::seconds(
-                    settings.session.idle_timeout.as_secs() as i64,
-                ))
+                .state_ttl(actix_web::cookie::time::Duration::seconds(settings.session.idle_timeout.as_secs() as i64))
                 .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
         )
         .build()

@@ -94,9 +94,7 @@ fn secrets_can_come_from_files() {
     std::fs::write(&file, "from-a-file\n").unwrap();
     let (_, _, err) = run(threelo().arg("check-config").env("THREELO_CLIENT_SECRET_FILE", &file));
     assert!(!err.contains("THREELO_CLIENT_SECRET:"), "{err}");
-    let (_, _, err) = run(threelo()
-        .arg("check-config")
-        .env("THREELO_CLIENT_SECRET_FILE", dir.path().join("missing")));
+    let (_, _, err) = run(threelo().arg("check-config").env("THREELO_CLIENT_SECRET_FILE", dir.path().join("missing")));
     assert!(err.contains("THREELO_CLIENT_SECRET_FILE: cannot read"), "{err}");
 }
 
@@ -104,10 +102,7 @@ fn secrets_can_come_from_files() {
 fn a_port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let (code, _, err) = run(threelo()
-        .arg("demo")
-        .env("THREELO_LISTEN", &address)
-        .stdin(Stdio::null()));
+    let (code, _, err) = run(threelo().arg("demo").env("THREELO_LISTEN", &address).stdin(Stdio::null()));
     assert_eq!(code, 1);
     assert!(err.contains(&format!("cannot listen on {address}")), "{err}");
 }
@@ -135,9 +130,7 @@ async fn wait_until_up(url: &str, log: &tempfile::NamedTempFile) {
 
 fn read(log: &tempfile::NamedTempFile) -> String {
     let mut text = String::new();
-    log.reopen()
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .expect("read the log");
+    log.reopen().and_then(|mut f| f.read_to_string(&mut text)).expect("read the log");
     text
 }
 
@@ -151,16 +144,8 @@ async fn a_real_serve_never_logs_a_token_code_secret_or_cookie() {
     let log_file = tempfile::NamedTempFile::new().unwrap();
     let env = env_for(&address, &emulator, Some(&redis));
     let mut command = threelo();
-    command
-        .envs(env.clone())
-        .env("THREELO_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "debug");
-    let child = command
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(log_file.reopen().unwrap())
-        .spawn()
-        .unwrap();
+    command.envs(env.clone()).env("THREELO_LISTEN", format!("127.0.0.1:{port}")).env("RUST_LOG", "debug");
+    let child = command.arg("serve").stdout(Stdio::null()).stderr(log_file.reopen().unwrap()).spawn().unwrap();
     let _running = Running(child);
     wait_until_up(&format!("{address}/healthz"), &log_file).await;
 
@@ -170,12 +155,7 @@ async fn a_real_serve_never_logs_a_token_code_secret_or_cookie() {
     let page = client.get(&address).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Signed in as"));
     use reqwest::cookie::CookieStore;
-    let cookie = jar
-        .cookies(&address.parse().unwrap())
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = jar.cookies(&address.parse().unwrap()).unwrap().to_str().unwrap().to_owned();
     let cookie_value = cookie.split_once('=').unwrap().1.to_owned();
     tokio::time::sleep(Duration::from_millis(200)).await;
 

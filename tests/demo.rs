@@ -79,10 +79,7 @@ async fn the_demo_signs_a_user_in_through_the_consent_page_and_greets_them() {
     let port = free_port();
     let (_demo, banner) = start_demo(port);
     assert!(banner.contains(&format!("http://127.0.0.1:{port}/")), "{banner}");
-    assert!(
-        banner.contains("in-memory"),
-        "the banner says where sessions live:\n{banner}"
-    );
+    assert!(banner.contains("in-memory"), "the banner says where sessions live:\n{banner}");
     for login in ["alice", "bob", "carol"] {
         assert!(banner.contains(login), "{login} missing from the banner:\n{banner}");
     }
@@ -102,22 +99,14 @@ async fn the_demo_signs_a_user_in_through_the_consent_page_and_greets_them() {
     let consent = client.get(&authorize).send().await.unwrap();
     assert_eq!(consent.status(), StatusCode::OK, "a real consent page");
     let page = consent.text().await.unwrap();
-    assert!(
-        page.contains("Accept") && page.contains("Cancel") && page.contains("Bob Builder"),
-        "{page}"
-    );
+    assert!(page.contains("Accept") && page.contains("Cancel") && page.contains("Bob Builder"), "{page}");
 
     let mut form = hidden_inputs(&page);
     assert!(form.iter().any(|(name, _)| name == "state"), "{form:?}");
     form.push(("login".into(), "bob".into()));
     form.push(("decision".into(), "accept".into()));
     let origin = authorize.split("/authorize").next().unwrap();
-    let decision = client
-        .post(format!("{origin}/authorize/decision"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let decision = client.post(format!("{origin}/authorize/decision")).form(&form).send().await.unwrap();
     assert!(decision.status().is_redirection(), "{}", decision.status());
     let callback = client.get(location(decision.headers())).send().await.unwrap();
     assert_eq!(callback.status(), StatusCode::SEE_OTHER);

@@ -64,15 +64,8 @@ fn query(url: &Url) -> HashMap<String, String> {
 
 impl Test {
     async fn code(&self, login: &str, scopes: &str) -> String {
-        self.emu.set_consent(ConsentMode::Accept {
-            login: login.to_owned(),
-        });
-        let res = self
-            .http
-            .get(authorize_url(self, &[("scope", scopes)]))
-            .send()
-            .await
-            .expect("send");
+        self.emu.set_consent(ConsentMode::Accept { login: login.to_owned() });
+        let res = self.http.get(authorize_url(self, &[("scope", scopes)])).send().await.expect("send");
         assert_eq!(res.status(), StatusCode::FOUND);
         query(&location(&res)).remove("code").expect("code in redirect")
     }
@@ -112,10 +105,7 @@ impl Test {
     }
 
     async fn access_token(&self, login: &str) -> String {
-        self.sign_in(login, SCOPES).await["access_token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+        self.sign_in(login, SCOPES).await["access_token"].as_str().expect("token").to_owned()
     }
 
     async fn get(&self, token: &str, path: &str) -> Response {
@@ -125,13 +115,7 @@ impl Test {
 
     async fn post_json(&self, token: &str, path: &str, body: Value) -> Response {
         let url = format!("{}{path}", self.emu.base_url());
-        self.http
-            .post(url)
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("send")
+        self.http.post(url).bearer_auth(token).json(&body).send().await.expect("send")
     }
 }
 
@@ -144,12 +128,7 @@ async fn body(res: Response) -> Value {
 #[tokio::test]
 async fn authorize_with_an_unknown_client_id_is_a_400_page_and_never_redirects() {
     let t = spawn().await;
-    let res = t
-        .http
-        .get(authorize_url(&t, &[("client_id", "someone-else")]))
-        .send()
-        .await
-        .unwrap();
+    let res = t.http.get(authorize_url(&t, &[("client_id", "someone-else")])).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.headers().get("location").is_none());
     assert!(res.text().await.unwrap().contains("client_id"));
@@ -164,12 +143,7 @@ async fn authorize_with_a_redirect_uri_that_differs_by_one_byte_is_a_400_page_wi
         "http://localhost:9/auth/callback",
         "https://127.0.0.1:9/auth/callback",
     ] {
-        let res = t
-            .http
-            .get(authorize_url(&t, &[("redirect_uri", bad)]))
-            .send()
-            .await
-            .unwrap();
+        let res = t.http.get(authorize_url(&t, &[("redirect_uri", bad)])).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert!(res.headers().get("location").is_none(), "{bad}");
     }
@@ -196,22 +170,13 @@ async fn authorize_rejects_a_wrong_audience_unknown_scope_missing_state_or_respo
         assert!(res.headers().get("location").is_none(), "{overrides:?}");
     }
     let duplicated = format!("{}&redirect_uri=http%3A%2F%2Fevil.example%2F", authorize_url(&t, &[]));
-    assert_eq!(
-        t.http.get(duplicated).send().await.unwrap().status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(t.http.get(duplicated).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
 }
 
 /// The hidden and checked inputs of the consent form, HTML entities decoded.
 fn form_fields(html: &str) -> Vec<(String, String)> {
     let unescape = |s: &str| {
-        let pairs = [
-            ("&#34;", "\""),
-            ("&#39;", "'"),
-            ("&#60;", "<"),
-            ("&#62;", ">"),
-            ("&quot;", "\""),
-        ];
+        let pairs = [("&#34;", "\""), ("&#39;", "'"), ("&#60;", "<"), ("&#62;", ">"), ("&quot;", "\"")];
         let s = pairs.iter().fold(s.to_owned(), |acc, (from, to)| acc.replace(from, to));
         s.replace("&#38;", "&").replace("&amp;", "&")
     };
@@ -267,15 +232,7 @@ async fn manual_consent_page_lists_users_and_scopes_and_accept_returns_code_and_
 #[tokio::test]
 async fn cancel_on_the_consent_page_returns_access_denied_with_atlassians_encoding() {
     let t = spawn().await;
-    let html = t
-        .http
-        .get(authorize_url(&t, &[]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.http.get(authorize_url(&t, &[])).send().await.unwrap().text().await.unwrap();
     let mut form = form_fields(&html);
     form.push(("decision".into(), "cancel".into()));
     let url = format!("{}/authorize/decision", t.emu.base_url());
@@ -283,10 +240,7 @@ async fn cancel_on_the_consent_page_returns_access_denied_with_atlassians_encodi
     assert_eq!(res.status(), StatusCode::FOUND);
     let raw = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(raw.contains("error=access_denied"), "{raw}");
-    assert!(
-        raw.contains("error_description=User%20did%20not%20authorize%20the%20request"),
-        "{raw}"
-    );
+    assert!(raw.contains("error_description=User%20did%20not%20authorize%20the%20request"), "{raw}");
     assert!(!query(&location(&res)).contains_key("code"));
     assert_eq!(query(&location(&res))["state"], "state-123");
 }
@@ -294,15 +248,7 @@ async fn cancel_on_the_consent_page_returns_access_denied_with_atlassians_encodi
 #[tokio::test]
 async fn a_decision_with_an_unknown_login_or_tampered_redirect_is_rejected() {
     let t = spawn().await;
-    let html = t
-        .http
-        .get(authorize_url(&t, &[]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.http.get(authorize_url(&t, &[])).send().await.unwrap().text().await.unwrap();
     let url = format!("{}/authorize/decision", t.emu.base_url());
     let mut form = form_fields(&html);
     form.push(("login".into(), "mallory".into()));
@@ -352,19 +298,8 @@ async fn a_code_exchanges_with_a_form_body_a_json_body_or_basic_auth() {
     assert_eq!(res.status(), StatusCode::OK);
 
     let code = t.code("alice", SCOPES).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", CALLBACK),
-    ];
-    let res = t
-        .http
-        .post(&url)
-        .basic_auth(CLIENT_ID, Some(SECRET))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let form = [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)];
+    let res = t.http.post(&url).basic_auth(CLIENT_ID, Some(SECRET)).form(&form).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -382,15 +317,8 @@ async fn a_wrong_client_secret_is_401_access_denied_not_a_user_refusal() {
         ])
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body(res).await,
-        json!({"error": "access_denied", "error_description": "Unauthorized"})
-    );
-    assert_eq!(
-        t.exchange(&code).await.status(),
-        StatusCode::OK,
-        "a failed client auth must not burn the code"
-    );
+    assert_eq!(body(res).await, json!({"error": "access_denied", "error_description": "Unauthorized"}));
+    assert_eq!(t.exchange(&code).await.status(), StatusCode::OK, "a failed client auth must not burn the code");
 }
 
 #[tokio::test]
@@ -443,19 +371,10 @@ async fn token_requests_missing_grant_type_or_params_are_400() {
     let res = t.token_request(&[creds[0], creds[1], ("grant_type", "password")]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(body(res).await["error"], "unsupported_grant_type");
-    let res = t
-        .token_request(&[creds[0], creds[1], ("grant_type", "authorization_code")])
-        .await;
+    let res = t.token_request(&[creds[0], creds[1], ("grant_type", "authorization_code")]).await;
     assert_eq!(body(res).await["error"], "invalid_request");
     let url = format!("{}/oauth/token", t.emu.base_url());
-    let res = t
-        .http
-        .post(url)
-        .header("content-type", "application/json")
-        .body("{oops")
-        .send()
-        .await
-        .unwrap();
+    let res = t.http.post(url).header("content-type", "application/json").body("{oops").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -480,11 +399,7 @@ async fn refresh_rotates_both_tokens_and_the_old_refresh_token_still_works_withi
     assert_ne!(first["access_token"], second["access_token"]);
     assert_eq!(second["scope"], SCOPES);
     t.emu.advance_clock(Duration::from_secs(599));
-    assert_eq!(
-        t.refresh(r1).await.status(),
-        StatusCode::OK,
-        "retired token inside the leeway"
-    );
+    assert_eq!(t.refresh(r1).await.status(), StatusCode::OK, "retired token inside the leeway");
     assert_eq!(t.refresh(r2).await.status(), StatusCode::OK);
     assert_eq!(t.emu.token_grants("refresh_token"), 3);
 }
@@ -505,28 +420,18 @@ async fn reusing_a_rotated_refresh_token_after_the_leeway_revokes_the_whole_gran
         body(res).await,
         json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
     );
-    assert_eq!(
-        t.refresh(r2).await.status(),
-        StatusCode::FORBIDDEN,
-        "the newest token dies too"
-    );
+    assert_eq!(t.refresh(r2).await.status(), StatusCode::FORBIDDEN, "the newest token dies too");
     assert_eq!(t.get(access, "/me").await.status(), StatusCode::UNAUTHORIZED);
     // A new consent starts a new, working grant.
     let fresh = t.sign_in("alice", SCOPES).await;
-    assert_eq!(
-        t.refresh(fresh["refresh_token"].as_str().unwrap()).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(t.refresh(fresh["refresh_token"].as_str().unwrap()).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn the_leeway_knob_shortens_the_grace_period() {
     let t = spawn().await;
     t.emu.set_refresh_leeway(Duration::from_secs(5));
-    let r1 = t.sign_in("alice", SCOPES).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let r1 = t.sign_in("alice", SCOPES).await["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(t.refresh(&r1).await.status(), StatusCode::OK);
     t.emu.advance_clock(Duration::from_secs(6));
     assert_eq!(t.refresh(&r1).await.status(), StatusCode::FORBIDDEN);
@@ -556,14 +461,8 @@ async fn revoking_a_users_grants_kills_their_tokens_but_not_other_users() {
     let alice = t.sign_in("alice", SCOPES).await;
     let bob = t.access_token("bob").await;
     t.emu.revoke_grants("alice");
-    assert_eq!(
-        t.get(alice["access_token"].as_str().unwrap(), "/me").await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        t.refresh(alice["refresh_token"].as_str().unwrap()).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(t.get(alice["access_token"].as_str().unwrap(), "/me").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(t.refresh(alice["refresh_token"].as_str().unwrap()).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(t.get(&bob, "/me").await.status(), StatusCode::OK);
 }
 
@@ -572,35 +471,19 @@ async fn revoking_a_users_grants_kills_their_tokens_but_not_other_users() {
 #[tokio::test]
 async fn a_missing_scope_is_401_scope_does_not_match_with_the_failure_category_header() {
     let t = spawn().await;
-    let token = t.sign_in("alice", "read:jira-work").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = t.sign_in("alice", "read:jira-work").await["access_token"].as_str().unwrap().to_owned();
     let res = t.get(&token, "/me").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["x-failure-category"], "FAILURE_CLIENT_SCOPE_CHECK");
-    assert_eq!(
-        body(res).await,
-        json!({"code": 401, "message": "Unauthorized; scope does not match"})
-    );
-    let res = t
-        .get(&token, &format!("/ex/confluence/{ACME}/wiki/api/v2/spaces"))
-        .await;
+    assert_eq!(body(res).await, json!({"code": 401, "message": "Unauthorized; scope does not match"}));
+    let res = t.get(&token, &format!("/ex/confluence/{ACME}/wiki/api/v2/spaces")).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["x-failure-category"], "FAILURE_CLIENT_SCOPE_CHECK");
     let res = t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/myself")).await;
     assert_eq!(res.headers()["x-failure-category"], "FAILURE_CLIENT_SCOPE_CHECK");
     let res = t.get("garbage", "/me").await;
     assert!(res.headers().get("x-failure-category").is_none());
-    assert_eq!(
-        t.http
-            .get(format!("{}/me", t.emu.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(t.http.get(format!("{}/me", t.emu.base_url())).send().await.unwrap().status(), 401);
 }
 
 #[tokio::test]
@@ -628,18 +511,10 @@ async fn accessible_resources_lists_each_users_sites_with_only_their_products_sc
     assert_eq!(acme["url"], "https://acme.atlassian.net");
     assert_eq!(acme["name"], "acme");
     assert!(acme["avatarUrl"].is_string());
-    let acme_scopes: Vec<&str> = acme["scopes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let acme_scopes: Vec<&str> = acme["scopes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(acme_scopes.contains(&"read:jira-work") && acme_scopes.contains(&"read:page:confluence"));
     let beta = sites.iter().find(|s| s["id"] == BETA).unwrap();
-    assert!(
-        !beta["scopes"].to_string().contains("confluence"),
-        "beta has no Confluence"
-    );
+    assert!(!beta["scopes"].to_string().contains("confluence"), "beta has no Confluence");
     let bob = body(t.get(&t.access_token("bob").await, path).await).await;
     assert_eq!(bob.as_array().unwrap().len(), 1);
     let carol = body(t.get(&t.access_token("carol").await, path).await).await;
@@ -695,10 +570,7 @@ async fn search_jql_pages_through_all_of_alices_open_acme_issues_without_repeats
     let mut sorted = updated.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(updated, sorted, "ORDER BY updated DESC");
-    assert!(
-        keys[..3].contains(&"ACME-2".to_owned()),
-        "hostile issues are on the first page"
-    );
+    assert!(keys[..3].contains(&"ACME-2".to_owned()), "hostile issues are on the first page");
     let path = format!("/ex/jira/{ACME}/rest/api/3/search/approximate-count");
     let count = body(t.post_json(&token, &path, json!({"jql": APP_JQL})).await).await;
     assert_eq!(count, json!({"count": ALICE_OPEN_ON_ACME}));
@@ -712,19 +584,8 @@ async fn search_returns_ids_by_default_and_exactly_the_requested_fields() {
     let issues = page["issues"].as_array().unwrap();
     assert_eq!(issues.len(), 50, "default maxResults");
     assert!(issues[0]["id"].is_string() && issues[0].get("fields").is_none());
-    let page = body(
-        t.get(
-            &token,
-            &jql_path(ACME, APP_JQL, "&fields=summary,priority&maxResults=500"),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(
-        page["issues"].as_array().unwrap().len(),
-        100,
-        "maxResults is capped at 100"
-    );
+    let page = body(t.get(&token, &jql_path(ACME, APP_JQL, "&fields=summary,priority&maxResults=500")).await).await;
+    assert_eq!(page["issues"].as_array().unwrap().len(), 100, "maxResults is capped at 100");
     let fields = page["issues"][0]["fields"].as_object().unwrap();
     let names: HashSet<&str> = fields.keys().map(String::as_str).collect();
     assert_eq!(names, HashSet::from(["summary", "priority"]));
@@ -769,34 +630,23 @@ async fn search_rejects_unbounded_and_unparseable_jql_and_foreign_page_tokens() 
 async fn the_removed_search_endpoint_answers_410_gone() {
     let t = spawn().await;
     let token = t.access_token("alice").await;
-    let res = t
-        .get(&token, &format!("/ex/jira/{ACME}/rest/api/3/search?jql=project%3DACME"))
-        .await;
+    let res = t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/search?jql=project%3DACME")).await;
     assert_eq!(res.status(), StatusCode::GONE);
-    assert!(
-        body(res).await["errorMessages"][0]
-            .as_str()
-            .unwrap()
-            .contains("/rest/api/3/search/jql")
-    );
+    assert!(body(res).await["errorMessages"][0].as_str().unwrap().contains("/rest/api/3/search/jql"));
 }
 
 #[tokio::test]
 async fn restricted_issues_are_403_unknown_ones_404_and_foreign_sites_404() {
     let t = spawn().await;
     let alice = t.access_token("alice").await;
-    let res = t
-        .get(&alice, &format!("/ex/jira/{ACME}/rest/api/3/issue/ACME-13"))
-        .await;
+    let res = t.get(&alice, &format!("/ex/jira/{ACME}/rest/api/3/issue/ACME-13")).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         body(res).await,
         json!({"errorMessages":
         ["You do not have the permission to see the specified issue."], "errors": {}})
     );
-    let res = t
-        .get(&alice, &format!("/ex/jira/{ACME}/rest/api/3/issue/ACME-9999"))
-        .await;
+    let res = t.get(&alice, &format!("/ex/jira/{ACME}/rest/api/3/issue/ACME-9999")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         body(res).await,
@@ -805,26 +655,14 @@ async fn restricted_issues_are_403_unknown_ones_404_and_foreign_sites_404() {
     );
     let res = t.get(&alice, &format!("/ex/jira/{ACME}/rest/api/3/issue/BETA-1")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        t.get(&alice, &format!("/ex/jira/{BETA}/rest/api/3/issue/BETA-1"))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(t.get(&alice, &format!("/ex/jira/{BETA}/rest/api/3/issue/BETA-1")).await.status(), 200);
     let bob = t.access_token("bob").await;
     let res = t.get(&bob, &format!("/ex/jira/{BETA}/rest/api/3/issue/BETA-1")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "bob has no beta");
     assert!(body(res).await["errorMessages"].is_array());
     let unknown = "00000000-0000-4000-8000-000000000000";
-    assert_eq!(
-        t.get(&alice, &format!("/ex/jira/{unknown}/rest/api/3/myself"))
-            .await
-            .status(),
-        404
-    );
-    let res = t
-        .get(&alice, &format!("/ex/confluence/{BETA}/wiki/api/v2/spaces"))
-        .await;
+    assert_eq!(t.get(&alice, &format!("/ex/jira/{unknown}/rest/api/3/myself")).await.status(), 404);
+    let res = t.get(&alice, &format!("/ex/confluence/{BETA}/wiki/api/v2/spaces")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "beta has no Confluence");
 }
 
@@ -868,14 +706,7 @@ async fn an_issue_carries_adf_with_every_node_and_the_hostile_content_is_there()
     ] {
         assert!(issue["fields"].get(field).is_some(), "missing {field}");
     }
-    let hostile = body(
-        t.get(
-            &token,
-            &format!("/ex/jira/{ACME}/rest/api/3/issue/ACME-2?fields=summary"),
-        )
-        .await,
-    )
-    .await;
+    let hostile = body(t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/issue/ACME-2?fields=summary")).await).await;
     assert_eq!(hostile["fields"]["summary"], "<script>alert(1)</script>");
     assert_eq!(hostile["fields"].as_object().unwrap().len(), 1);
     let me = body(t.get(&token, &format!("/ex/jira/{ACME}/rest/api/3/myself")).await).await;
@@ -922,22 +753,14 @@ async fn confluence_pages_list_by_space_and_return_storage_bodies() {
     let token = t.access_token("alice").await;
     let wiki = format!("/ex/confluence/{ACME}/wiki/api/v2");
     let spaces = body(t.get(&token, &format!("{wiki}/spaces")).await).await;
-    let eng = spaces["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == "ENG")
-        .unwrap();
+    let eng = spaces["results"].as_array().unwrap().iter().find(|s| s["key"] == "ENG").unwrap();
     let eng_id = eng["id"].as_str().unwrap();
     let pages = body(t.get(&token, &format!("{wiki}/pages?space-id={eng_id}")).await).await;
     let list = pages["results"].as_array().unwrap();
     assert!(list.len() >= 3 && list.iter().all(|p| p["spaceId"] == eng_id && p["status"] == "current"));
     let same = body(t.get(&token, &format!("{wiki}/spaces/{eng_id}/pages")).await).await;
     assert_eq!(same["results"], pages["results"]);
-    let hostile = list
-        .iter()
-        .find(|p| p["title"].as_str().unwrap().starts_with("Security test"))
-        .unwrap();
+    let hostile = list.iter().find(|p| p["title"].as_str().unwrap().starts_with("Security test")).unwrap();
     let id = hostile["id"].as_str().unwrap();
     let page = body(t.get(&token, &format!("{wiki}/pages/{id}?body-format=storage")).await).await;
     assert_eq!(page["body"]["storage"]["representation"], "storage");
@@ -953,16 +776,9 @@ async fn confluence_pages_list_by_space_and_return_storage_bodies() {
         json!({"errors": [
         {"status": 404, "code": "NOT_FOUND", "title": "Not Found", "detail": null}]})
     );
-    let only_spaces = t.sign_in("alice", "read:space:confluence").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let only_spaces = t.sign_in("alice", "read:space:confluence").await["access_token"].as_str().unwrap().to_owned();
     let res = t.get(&only_spaces, &format!("{wiki}/pages/{id}")).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::UNAUTHORIZED,
-        "pages need read:page:confluence"
-    );
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "pages need read:page:confluence");
 }
 
 // ---- knobs ---------------------------------------------------------------------------
@@ -972,14 +788,7 @@ async fn injected_429s_carry_retry_after_and_rate_limit_headers_then_the_endpoin
     let t = spawn().await;
     let token = t.access_token("alice").await;
     let path = format!("/ex/jira/{ACME}/rest/api/3/myself");
-    t.emu.inject(
-        "/ex/jira",
-        Fault {
-            status: 429,
-            retry_after: Some(7),
-        },
-        2,
-    );
+    t.emu.inject("/ex/jira", Fault { status: 429, retry_after: Some(7) }, 2);
     for _ in 0..2 {
         let res = t.get(&token, &path).await;
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -991,44 +800,22 @@ async fn injected_429s_carry_retry_after_and_rate_limit_headers_then_the_endpoin
         assert_eq!(body(res).await["code"], 429);
     }
     assert_eq!(t.get(&token, &path).await.status(), StatusCode::OK);
-    assert_eq!(
-        t.get(&token, "/me").await.status(),
-        StatusCode::OK,
-        "other paths unaffected"
-    );
+    assert_eq!(t.get(&token, "/me").await.status(), StatusCode::OK, "other paths unaffected");
 }
 
 #[tokio::test]
 async fn injected_503_and_500_faults_reach_the_token_endpoint_too() {
     let t = spawn().await;
     let code = t.code("alice", SCOPES).await;
-    t.emu.inject(
-        "/oauth/token",
-        Fault {
-            status: 503,
-            retry_after: Some(3),
-        },
-        1,
-    );
-    t.emu.inject(
-        "/oauth/token",
-        Fault {
-            status: 500,
-            retry_after: None,
-        },
-        1,
-    );
+    t.emu.inject("/oauth/token", Fault { status: 503, retry_after: Some(3) }, 1);
+    t.emu.inject("/oauth/token", Fault { status: 500, retry_after: None }, 1);
     let res = t.exchange(&code).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers()["retry-after"], "3");
     let res = t.exchange(&code).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(res.headers().get("retry-after").is_none());
-    assert_eq!(
-        t.exchange(&code).await.status(),
-        StatusCode::OK,
-        "faults never touched the code"
-    );
+    assert_eq!(t.exchange(&code).await.status(), StatusCode::OK, "faults never touched the code");
 }
 
 #[tokio::test]
@@ -1056,10 +843,7 @@ async fn the_request_log_counts_calls_and_grant_types_and_never_holds_a_secret()
     t.refresh("unknown").await;
     t.get(tokens["access_token"].as_str().unwrap(), "/me").await;
     let log = t.emu.requests();
-    let paths: Vec<(&str, &str, u16)> = log
-        .iter()
-        .map(|r| (r.method.as_str(), r.path.as_str(), r.status))
-        .collect();
+    let paths: Vec<(&str, &str, u16)> = log.iter().map(|r| (r.method.as_str(), r.path.as_str(), r.status)).collect();
     assert_eq!(
         paths,
         [
@@ -1079,11 +863,7 @@ async fn the_request_log_counts_calls_and_grant_types_and_never_holds_a_secret()
     let secrets = t.emu.issued_secrets();
     assert!(secrets.contains(&SECRET.to_owned()));
     assert!(secrets.contains(&tokens["access_token"].as_str().unwrap().to_owned()));
-    assert_eq!(
-        secrets.len(),
-        1 + 1 + 2 + 2,
-        "secret, code, two access and two refresh tokens"
-    );
+    assert_eq!(secrets.len(), 1 + 1 + 2 + 2, "secret, code, two access and two refresh tokens");
     let dump = format!("{log:?}");
     assert!(secrets.iter().all(|s| !dump.contains(s.as_str())));
 }
@@ -1103,10 +883,7 @@ async fn access_tokens_vary_in_length_so_clients_cannot_assume_one() {
 async fn stop_shuts_the_server_down() {
     let t = spawn().await;
     let url = format!("{}/me", t.emu.base_url());
-    assert_eq!(
-        t.http.get(&url).send().await.unwrap().status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.http.get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     t.emu.stop().await;
     assert!(t.http.get(&url).send().await.is_err());
 }

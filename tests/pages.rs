@@ -9,11 +9,7 @@ use support::{TestApp, browser_with_jar};
 use threelo::emulator::{Emulator, Fault};
 
 fn site(name: &str) -> &'static str {
-    Emulator::sites()
-        .iter()
-        .find(|s| s.name == name)
-        .expect("seed site")
-        .cloud_id
+    Emulator::sites().iter().find(|s| s.name == name).expect("seed site").cloud_id
 }
 
 fn issues_path(name: &str) -> String {
@@ -22,11 +18,7 @@ fn issues_path(name: &str) -> String {
 
 /// Every `href="…"` in a page.
 fn links(page: &str) -> Vec<String> {
-    page.split("href=\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .map(|s| s.replace("&amp;", "&"))
-        .collect()
+    page.split("href=\"").skip(1).filter_map(|rest| rest.split('"').next()).map(|s| s.replace("&amp;", "&")).collect()
 }
 
 #[tokio::test]
@@ -43,14 +35,7 @@ async fn one_failing_site_shows_a_notice_while_the_others_render() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let beta = format!("/ex/jira/{}", site("beta"));
-    app.emulator.inject(
-        &beta,
-        Fault {
-            status: 500,
-            retry_after: None,
-        },
-        2,
-    );
+    app.emulator.inject(&beta, Fault { status: 500, retry_after: None }, 2);
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
@@ -81,10 +66,7 @@ async fn paging_walks_every_open_issue_exactly_once() {
     let unique: HashSet<&String> = keys.iter().collect();
     assert_eq!(keys.len(), unique.len() * 2, "no issue repeats across pages");
     assert_eq!(unique.len(), 163, "alice's open, visible issues on acme");
-    assert!(
-        !unique.contains(&"ACME-13".to_owned()),
-        "restricted issues are not listed"
-    );
+    assert!(!unique.contains(&"ACME-13".to_owned()), "restricted issues are not listed");
     assert!(pages >= 4, "50 per page");
 }
 
@@ -102,22 +84,12 @@ async fn a_malformed_page_token_is_a_bad_request_and_makes_no_call() {
 async fn unknown_and_foreign_cloud_ids_are_not_found_without_an_upstream_call() {
     let app = TestApp::spawn().await;
     let (bob, _) = browser_with_jar();
-    app.emulator.set_consent(threelo::emulator::ConsentMode::Accept {
-        login: "bob".to_owned(),
-    });
+    app.emulator.set_consent(threelo::emulator::ConsentMode::Accept { login: "bob".to_owned() });
     support::sign_in(&bob, &app.url("/auth/login")).await;
     let before = app.emulator.count("/ex/");
     let foreign = site("beta"); // bob has no access to beta
-    for id in [
-        "00000000-0000-4000-8000-000000000000",
-        "not-a-uuid",
-        &foreign.to_uppercase(),
-        foreign,
-    ] {
-        for path in [
-            format!("/sites/{id}/jira/issues"),
-            format!("/sites/{id}/jira/issues/ACME-1"),
-        ] {
+    for id in ["00000000-0000-4000-8000-000000000000", "not-a-uuid", &foreign.to_uppercase(), foreign] {
+        for path in [format!("/sites/{id}/jira/issues"), format!("/sites/{id}/jira/issues/ACME-1")] {
             let response = bob.get(app.url(&path)).send().await.unwrap();
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         }
@@ -130,14 +102,7 @@ async fn a_rate_limit_is_retried_after_retry_after_and_then_succeeds() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let prefix = format!("/ex/jira/{}", site("acme"));
-    app.emulator.inject(
-        &prefix,
-        Fault {
-            status: 429,
-            retry_after: Some(1),
-        },
-        1,
-    );
+    app.emulator.inject(&prefix, Fault { status: 429, retry_after: Some(1) }, 1);
     let before = app.emulator.count(&prefix);
     let response = app.get(&issues_path("acme")).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -149,22 +114,12 @@ async fn a_rate_limit_beyond_the_retry_budget_is_a_503_page_with_retry_after() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let prefix = format!("/ex/jira/{}", site("acme"));
-    app.emulator.inject(
-        &prefix,
-        Fault {
-            status: 429,
-            retry_after: Some(20),
-        },
-        5,
-    );
+    app.emulator.inject(&prefix, Fault { status: 429, retry_after: Some(20) }, 5);
     let response = app.get(&issues_path("acme")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers().get("retry-after").unwrap(), "20");
     let page = response.text().await.unwrap();
-    assert!(
-        page.contains("Atlassian asked us to slow down") && page.contains("20 s"),
-        "{page}"
-    );
+    assert!(page.contains("Atlassian asked us to slow down") && page.contains("20 s"), "{page}");
 }
 
 #[tokio::test]
@@ -172,23 +127,10 @@ async fn a_server_error_twice_is_a_502_page() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let prefix = format!("/ex/jira/{}", site("acme"));
-    app.emulator.inject(
-        &prefix,
-        Fault {
-            status: 500,
-            retry_after: None,
-        },
-        2,
-    );
+    app.emulator.inject(&prefix, Fault { status: 500, retry_after: None }, 2);
     let response = app.get(&issues_path("acme")).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("Atlassian is not answering properly")
-    );
+    assert!(response.text().await.unwrap().contains("Atlassian is not answering properly"));
 }
 
 #[tokio::test]
@@ -197,13 +139,7 @@ async fn an_issue_the_account_may_not_see_is_a_403_page() {
     app.sign_in().await;
     let response = app.get(&format!("{}/ACME-13", issues_path("acme"))).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("Your Atlassian account cannot see this")
-    );
+    assert!(response.text().await.unwrap().contains("Your Atlassian account cannot see this"));
 }
 
 #[tokio::test]
@@ -211,20 +147,11 @@ async fn a_missing_scope_names_the_scope_and_is_never_refreshed() {
     let scopes = "read:me read:jira-user read:jira-work read:space:confluence offline_access";
     let app = TestApp::spawn_with(&[("THREELO_SCOPES", scopes)]).await;
     app.sign_in().await;
-    let response = app
-        .get(&format!("/sites/{}/confluence/pages/163845", site("acme")))
-        .await;
+    let response = app.get(&format!("/sites/{}/confluence/pages/163845", site("acme"))).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let page = response.text().await.unwrap();
-    assert!(
-        page.contains("read:page:confluence") && page.contains("developer console"),
-        "{page}"
-    );
-    assert_eq!(
-        app.emulator.token_grants("refresh_token"),
-        0,
-        "a scope problem is not an expired token"
-    );
+    assert!(page.contains("read:page:confluence") && page.contains("developer console"), "{page}");
+    assert_eq!(app.emulator.token_grants("refresh_token"), 0, "a scope problem is not an expired token");
 }
 
 #[tokio::test]
@@ -234,28 +161,17 @@ async fn an_issue_page_renders_fields_and_its_description() {
     let response = app.get(&format!("{}/ACME-4", issues_path("acme"))).await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
-    assert!(
-        page.contains("ACME-4") && page.contains("Status") && page.contains("Description"),
-        "{page}"
-    );
+    assert!(page.contains("ACME-4") && page.contains("Status") && page.contains("Description"), "{page}");
 }
 
 #[tokio::test]
 async fn confluence_spaces_list_their_pages_and_a_page_shows_its_body() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let spaces = app
-        .get(&format!("/sites/{}/confluence/spaces", site("acme")))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let spaces = app.get(&format!("/sites/{}/confluence/spaces", site("acme"))).await.text().await.unwrap();
     // askama escapes with numeric entities.
     assert!(spaces.contains("People &#38; Culture"), "{spaces}");
-    let page_link = links(&spaces)
-        .into_iter()
-        .find(|l| l.contains("/confluence/pages/"))
-        .expect("a page link");
+    let page_link = links(&spaces).into_iter().find(|l| l.contains("/confluence/pages/")).expect("a page link");
     assert_eq!(app.get(&page_link).await.status(), StatusCode::OK);
     let beta = app.get(&format!("/sites/{}/confluence/spaces", site("beta"))).await;
     assert_eq!(beta.status(), StatusCode::NOT_FOUND, "beta has no Confluence");
@@ -270,23 +186,11 @@ async fn hostile_content_from_atlassian_is_rendered_inert() {
     let issue_1 = app.get(&format!("{acme}/ACME-1")).await.text().await.unwrap();
     let issue_2 = app.get(&format!("{acme}/ACME-2")).await.text().await.unwrap();
     let issue_3 = app.get(&format!("{acme}/ACME-3")).await.text().await.unwrap();
-    let wiki = app
-        .get(&format!("/sites/{}/confluence/pages/163845", site("acme")))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        list.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
-        "the hostile summary is shown, escaped"
-    );
-    for (name, page) in [
-        ("list", &list),
-        ("ACME-1", &issue_1),
-        ("ACME-2", &issue_2),
-        ("ACME-3", &issue_3),
-        ("wiki", &wiki),
-    ] {
+    let wiki = app.get(&format!("/sites/{}/confluence/pages/163845", site("acme"))).await.text().await.unwrap();
+    assert!(list.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the hostile summary is shown, escaped");
+    for (name, page) in
+        [("list", &list), ("ACME-1", &issue_1), ("ACME-2", &issue_2), ("ACME-3", &issue_3), ("wiki", &wiki)]
+    {
         for tag in tags(page) {
             let name_of_tag = tag.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("");
             assert!(
@@ -310,14 +214,6 @@ async fn hostile_content_from_atlassian_is_rendered_inert() {
 /// lower-cased (escaped text such as `&#60;script&#62;` is not a tag). The header, with our own
 /// sign-out form, is left out.
 fn tags(page: &str) -> Vec<String> {
-    let main = page
-        .split("<main")
-        .nth(1)
-        .and_then(|rest| rest.split("</main>").next())
-        .expect("a <main>");
-    main.split('<')
-        .skip(1)
-        .filter_map(|rest| rest.split('>').next())
-        .map(str::to_ascii_lowercase)
-        .collect()
+    let main = page.split("<main").nth(1).and_then(|rest| rest.split("</main>").next()).expect("a <main>");
+    main.split('<').skip(1).filter_map(|rest| rest.split('>').next()).map(str::to_ascii_lowercase).collect()
 }

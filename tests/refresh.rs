@@ -12,11 +12,7 @@ use support::{TestApp, browser};
 use threelo::emulator::Emulator;
 
 fn acme() -> &'static str {
-    Emulator::sites()
-        .iter()
-        .find(|s| s.name == "acme")
-        .expect("seed site acme")
-        .cloud_id
+    Emulator::sites().iter().find(|s| s.name == "acme").expect("seed site acme").cloud_id
 }
 
 async fn status_and_body(client: &reqwest::Client, url: String, cookie: &str) -> (StatusCode, String) {
@@ -52,11 +48,7 @@ async fn a_token_about_to_expire_is_refreshed_before_use() {
     let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(app.emulator.token_grants("refresh_token"), 1);
-    assert_eq!(
-        app.emulator.count("/ex/jira") - before,
-        1,
-        "no call was wasted on the old token"
-    );
+    assert_eq!(app.emulator.count("/ex/jira") - before, 1, "no call was wasted on the old token");
 }
 
 #[tokio::test]
@@ -69,21 +61,13 @@ async fn two_instances_racing_on_one_expired_session_refresh_exactly_once() {
     let path = format!("/sites/{}/jira/issues", acme());
     let client = browser();
     let requests = (0..40).map(|n| {
-        let base = if n % 2 == 0 {
-            app.address.clone()
-        } else {
-            sibling.clone()
-        };
+        let base = if n % 2 == 0 { app.address.clone() } else { sibling.clone() };
         status_and_body(&client, format!("{base}{path}"), &cookie)
     });
     for (status, body) in join_all(requests).await {
         assert_eq!(status, StatusCode::OK, "{body:.300}");
     }
-    assert_eq!(
-        app.emulator.token_grants("refresh_token"),
-        1,
-        "one refresh across both instances"
-    );
+    assert_eq!(app.emulator.token_grants("refresh_token"), 1, "one refresh across both instances");
 }
 
 #[tokio::test]
@@ -95,17 +79,10 @@ async fn refreshed_tokens_are_stored_before_use_and_keep_working() {
         let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
         assert_eq!(page.status(), StatusCode::OK);
     }
-    assert_eq!(
-        app.emulator.token_grants("refresh_token"),
-        3,
-        "each refresh used the newest refresh token"
-    );
+    assert_eq!(app.emulator.token_grants("refresh_token"), 3, "each refresh used the newest refresh token");
     let secrets = app.emulator.issued_secrets();
     for (key, value) in app.redis.dump() {
-        assert!(
-            !secrets.iter().any(|s| value.contains(s.as_str())),
-            "plaintext token under {key}"
-        );
+        assert!(!secrets.iter().any(|s| value.contains(s.as_str())), "plaintext token under {key}");
     }
 }
 
@@ -118,40 +95,19 @@ async fn a_revoked_grant_ends_the_session_with_a_page_that_says_why() {
     let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
     assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
     let body = page.text().await.unwrap();
-    assert!(
-        body.contains("Your Atlassian sign-in has ended") && body.contains("/auth/login"),
-        "{body}"
-    );
-    assert!(
-        app.get("/")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("Sign in with Atlassian"),
-        "signed out"
-    );
-    assert!(
-        !app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")),
-        "the record is gone"
-    );
+    assert!(body.contains("Your Atlassian sign-in has ended") && body.contains("/auth/login"), "{body}");
+    assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Atlassian"), "signed out");
+    assert!(!app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")), "the record is gone");
 }
 
 #[tokio::test]
 async fn a_rotated_out_refresh_token_reused_after_the_leeway_ends_the_session_cleanly() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let (record_key, old_value) = app
-        .redis
-        .dump()
-        .into_iter()
-        .find(|(k, _)| k.starts_with("threelo:token:"))
-        .expect("a token record");
+    let (record_key, old_value) =
+        app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:token:")).expect("a token record");
     app.emulator.expire_access_tokens();
-    assert_eq!(
-        app.get(&format!("/sites/{}/jira/issues", acme())).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get(&format!("/sites/{}/jira/issues", acme())).await.status(), StatusCode::OK);
     // A stale copy of the record (holding the first refresh token) comes back, e.g. from a backup.
     app.redis.set(&record_key, &old_value);
     app.emulator.advance_clock(Duration::from_secs(11 * 60));
@@ -159,14 +115,7 @@ async fn a_rotated_out_refresh_token_reused_after_the_leeway_ends_the_session_cl
     let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
     assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
     assert!(page.text().await.unwrap().contains("Your Atlassian sign-in has ended"));
-    assert!(
-        app.get("/")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("Sign in with Atlassian")
-    );
+    assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Atlassian"));
 }
 
 #[tokio::test]
@@ -180,58 +129,25 @@ async fn a_refresh_that_times_out_is_not_repeated_at_once() {
     assert_eq!(first.status(), StatusCode::BAD_GATEWAY);
     app.emulator.set_latency("/oauth/token", Duration::ZERO);
     let second = app.get(&path).await;
-    assert_eq!(
-        second.status(),
-        StatusCode::BAD_GATEWAY,
-        "the unknown outcome is given a pause"
-    );
+    assert_eq!(second.status(), StatusCode::BAD_GATEWAY, "the unknown outcome is given a pause");
     // The slow refresh is logged by the emulator when it finally answers.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let sent = app
-        .emulator
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/oauth/token")
-        .count();
-    assert_eq!(
-        sent, 2,
-        "the sign-in's exchange and one refresh, not a second one at once"
-    );
+    let sent = app.emulator.requests().iter().filter(|r| r.path == "/oauth/token").count();
+    assert_eq!(sent, 2, "the sign-in's exchange and one refresh, not a second one at once");
 }
 
 #[tokio::test]
 async fn a_refresh_reseals_the_record_under_the_new_first_key() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let old = app
-        .env
-        .iter()
-        .find(|(k, _)| k == "THREELO_TOKEN_KEYS")
-        .unwrap()
-        .1
-        .clone();
-    let rotated = app
-        .spawn_sibling(&[(
-            "THREELO_TOKEN_KEYS",
-            &format!("k2:{},{old}", threelo::config::random_b64(32)),
-        )])
-        .await;
-    let record = || {
-        app.redis
-            .dump()
-            .into_iter()
-            .find(|(k, _)| k.starts_with("threelo:token:"))
-            .unwrap()
-            .1
-    };
+    let old = app.env.iter().find(|(k, _)| k == "THREELO_TOKEN_KEYS").unwrap().1.clone();
+    let rotated =
+        app.spawn_sibling(&[("THREELO_TOKEN_KEYS", &format!("k2:{},{old}", threelo::config::random_b64(32)))]).await;
+    let record = || app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:token:")).unwrap().1;
     assert!(record().starts_with("1:k1."), "{}", record());
     app.emulator.expire_access_tokens();
     let cookie = app.cookies().unwrap();
     let (status, _) = status_and_body(&browser(), format!("{rotated}/sites/{}/jira/issues", acme()), &cookie).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        record().starts_with("2:k2."),
-        "resealed under k2 on its next write: {}",
-        record()
-    );
+    assert!(record().starts_with("2:k2."), "resealed under k2 on its next write: {}", record());
 }

@@ -11,13 +11,7 @@ use support::{TestApp, browser, browser_with_jar, location, query_param};
 use threelo::config::random_b64;
 
 fn set_cookie(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(SET_COOKIE)
-        .expect("a Set-Cookie header")
-        .to_str()
-        .unwrap()
-        .to_owned()
+    response.headers().get(SET_COOKIE).expect("a Set-Cookie header").to_str().unwrap().to_owned()
 }
 
 /// The Location the callback sends the browser to after signing in from `login_path`.
@@ -37,10 +31,7 @@ fn csrf_of(page: &str) -> String {
 #[tokio::test]
 async fn sign_in_lands_on_return_to_when_it_is_one_of_our_paths() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        landing_after_sign_in(&app, "/auth/login?return_to=%2Faccount").await,
-        app.url("/account")
-    );
+    assert_eq!(landing_after_sign_in(&app, "/auth/login?return_to=%2Faccount").await, app.url("/account"));
 }
 
 #[tokio::test]
@@ -62,12 +53,7 @@ async fn a_hostile_return_to_falls_back_to_the_start_page() {
         assert_eq!(landed, app.url("/"), "return_to={value:.60}");
         // Sign out again so that the next round starts a real sign-in.
         let csrf = csrf_of(&app.get("/").await.text().await.unwrap());
-        app.client
-            .post(app.url("/auth/logout"))
-            .form(&[("csrf", csrf)])
-            .send()
-            .await
-            .unwrap();
+        app.client.post(app.url("/auth/logout")).form(&[("csrf", csrf)]).send().await.unwrap();
     }
 }
 
@@ -80,11 +66,7 @@ async fn two_tabs_signing_in_at_once_both_complete() {
     let app = TestApp::spawn().await;
     let tab_a = location(app.get("/auth/login?return_to=/account").await.headers());
     let tab_b = location(app.get("/auth/login").await.headers());
-    assert_ne!(
-        query_param(&tab_a, "state"),
-        query_param(&tab_b, "state"),
-        "each tab has its own state"
-    );
+    assert_ne!(query_param(&tab_a, "state"), query_param(&tab_b, "state"), "each tab has its own state");
     let back_a = location(app.client.get(&tab_a).send().await.unwrap().headers());
     let back_b = location(app.client.get(&tab_b).send().await.unwrap().headers());
     let done_b = app.client.get(&back_b).send().await.unwrap();
@@ -92,16 +74,8 @@ async fn two_tabs_signing_in_at_once_both_complete() {
     let done_a = app.client.get(&back_a).send().await.unwrap();
     assert_eq!(done_a.status(), StatusCode::SEE_OTHER, "the first tab completes too");
     assert_eq!(location(done_a.headers()), app.url("/account"));
-    let tokens = app
-        .redis
-        .dump()
-        .into_iter()
-        .filter(|(k, _)| k.starts_with("threelo:token:"))
-        .count();
-    assert_eq!(
-        tokens, 1,
-        "signing in again in the same browser replaces the old token record"
-    );
+    let tokens = app.redis.dump().into_iter().filter(|(k, _)| k.starts_with("threelo:token:")).count();
+    assert_eq!(tokens, 1, "signing in again in the same browser replaces the old token record");
 }
 
 #[tokio::test]
@@ -133,11 +107,7 @@ async fn the_session_cookie_is_small_http_only_lax_and_scoped_to_the_root() {
     let cookie = set_cookie(&response);
     let pair = cookie.split(';').next().unwrap();
     assert!(pair.starts_with("threelo="), "{cookie}");
-    assert!(
-        pair.len() < 200,
-        "the cookie holds only the session key: {} bytes",
-        pair.len()
-    );
+    assert!(pair.len() < 200, "the cookie holds only the session key: {} bytes", pair.len());
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
     }
@@ -151,10 +121,7 @@ async fn over_https_at_the_root_the_cookie_is_secure_with_the_host_prefix() {
     let response = app.get("/auth/login").await;
     let cookie = set_cookie(&response);
     assert!(cookie.starts_with("__Host-threelo="), "{cookie}");
-    assert!(
-        cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"),
-        "{cookie}"
-    );
+    assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
 }
 
 #[tokio::test]
@@ -175,39 +142,20 @@ async fn under_a_path_prefix_routes_and_the_cookie_path_follow_it() {
 async fn an_idle_session_ends_on_the_server_and_its_tokens_go_with_it() {
     let app = TestApp::spawn_with(&[("THREELO_SESSION_IDLE_TIMEOUT", "2s")]).await;
     app.sign_in().await;
-    let session_key = app
-        .redis
-        .dump()
-        .into_iter()
-        .find(|(k, _)| k.starts_with("threelo:session:"))
-        .unwrap()
-        .0;
-    assert!(
-        (1..=2).contains(&app.redis.ttl(&session_key)),
-        "the session key expires with the idle timeout"
-    );
+    let session_key = app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:session:")).unwrap().0;
+    assert!((1..=2).contains(&app.redis.ttl(&session_key)), "the session key expires with the idle timeout");
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert!(!app.get("/").await.text().await.unwrap().contains("Signed in as"));
-    assert!(
-        !app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")),
-        "no token record lingers"
-    );
+    assert!(!app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")), "no token record lingers");
 }
 
 #[tokio::test]
 async fn an_active_session_stays_until_its_absolute_lifetime() {
-    let app = TestApp::spawn_with(&[
-        ("THREELO_SESSION_IDLE_TIMEOUT", "2s"),
-        ("THREELO_SESSION_LIFETIME", "4s"),
-    ])
-    .await;
+    let app = TestApp::spawn_with(&[("THREELO_SESSION_IDLE_TIMEOUT", "2s"), ("THREELO_SESSION_LIFETIME", "4s")]).await;
     app.sign_in().await;
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(1000)).await;
-        assert!(
-            app.get("/").await.text().await.unwrap().contains("Signed in as"),
-            "use keeps it alive"
-        );
+        assert!(app.get("/").await.text().await.unwrap().contains("Signed in as"), "use keeps it alive");
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut ended = false;
@@ -229,11 +177,7 @@ async fn session_records_carry_ttls_so_nothing_lingers() {
         let ttl = app.redis.ttl(&key);
         // Sessions and token records live as long as the idle timeout allows; the per-account
         // index as long as the longest session it may list.
-        let limit = if key.starts_with("threelo:account:") {
-            7 * 86_400
-        } else {
-            12 * 3600
-        };
+        let limit = if key.starts_with("threelo:account:") { 7 * 86_400 } else { 12 * 3600 };
         assert!(ttl > 0 && ttl <= limit, "{key} has TTL {ttl}");
     }
 }
@@ -243,63 +187,21 @@ async fn signing_out_everywhere_else_ends_the_other_browser_but_not_this_one() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let (other, _) = browser_with_jar();
-    assert_eq!(
-        support::sign_in(&other, &app.url("/auth/login")).await.status(),
-        StatusCode::SEE_OTHER
-    );
-    assert!(
-        other
-            .get(app.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("Signed in as")
-    );
+    assert_eq!(support::sign_in(&other, &app.url("/auth/login")).await.status(), StatusCode::SEE_OTHER);
+    assert!(other.get(app.url("/")).send().await.unwrap().text().await.unwrap().contains("Signed in as"));
 
     let account = app.get("/account").await.text().await.unwrap();
     assert_eq!(account.matches("This browser").count(), 1, "{account}");
-    assert_eq!(
-        account.matches("name=\"session\"").count(),
-        1,
-        "one other session listed: {account}"
-    );
+    assert_eq!(account.matches("name=\"session\"").count(), 1, "one other session listed: {account}");
     let csrf = csrf_of(&account);
 
-    let refused = app
-        .client
-        .post(app.url("/account/sessions/end-others"))
-        .form(&[("x", "1")])
-        .send()
-        .await
-        .unwrap();
+    let refused = app.client.post(app.url("/account/sessions/end-others")).form(&[("x", "1")]).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN, "no CSRF token, no action");
-    let ended = app
-        .client
-        .post(app.url("/account/sessions/end-others"))
-        .form(&[("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    let ended = app.client.post(app.url("/account/sessions/end-others")).form(&[("csrf", &csrf)]).send().await.unwrap();
     assert_eq!(ended.status(), StatusCode::SEE_OTHER);
 
-    assert!(
-        !other
-            .get(app.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("Signed in as")
-    );
-    assert!(
-        app.get("/").await.text().await.unwrap().contains("Signed in as"),
-        "this browser stays"
-    );
+    assert!(!other.get(app.url("/")).send().await.unwrap().text().await.unwrap().contains("Signed in as"));
+    assert!(app.get("/").await.text().await.unwrap().contains("Signed in as"), "this browser stays");
 }
 
 #[tokio::test]
@@ -321,17 +223,7 @@ async fn one_other_session_can_be_ended_by_itself() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(
-        !other
-            .get(app.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("Signed in as")
-    );
+    assert!(!other.get(app.url("/")).send().await.unwrap().text().await.unwrap().contains("Signed in as"));
 }
 
 #[tokio::test]
@@ -341,54 +233,26 @@ async fn account_needs_a_sign_in_and_comes_back_after_it() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let login = location(response.headers());
     assert_eq!(login, app.url("/auth/login?return_to=%2Faccount"));
-    assert_eq!(
-        landing_after_sign_in(&app, "/auth/login?return_to=%2Faccount").await,
-        app.url("/account")
-    );
+    assert_eq!(landing_after_sign_in(&app, "/auth/login?return_to=%2Faccount").await, app.url("/account"));
 }
 
 #[tokio::test]
 async fn a_new_first_token_key_keeps_sessions_and_a_removed_key_means_sign_in_again() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let old = app
-        .env
-        .iter()
-        .find(|(k, _)| k == "THREELO_TOKEN_KEYS")
-        .unwrap()
-        .1
-        .clone();
+    let old = app.env.iter().find(|(k, _)| k == "THREELO_TOKEN_KEYS").unwrap().1.clone();
     let new = format!("k2:{}", random_b64(32));
 
-    let rotated = app
-        .spawn_sibling(&[("THREELO_TOKEN_KEYS", &format!("{new},{old}"))])
-        .await;
+    let rotated = app.spawn_sibling(&[("THREELO_TOKEN_KEYS", &format!("{new},{old}"))]).await;
     let cookie = app.cookies().unwrap();
-    let account = browser()
-        .get(format!("{rotated}/account"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        account.status(),
-        StatusCode::OK,
-        "the rotated instance still opens the old record"
-    );
+    let account = browser().get(format!("{rotated}/account")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(account.status(), StatusCode::OK, "the rotated instance still opens the old record");
     assert!(account.text().await.unwrap().contains("Access token expires"));
 
     let dropped = app.spawn_sibling(&[("THREELO_TOKEN_KEYS", &new)]).await;
-    let page = browser()
-        .get(format!("{dropped}/"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let page = browser().get(format!("{dropped}/")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK, "never a 500");
-    assert!(
-        page.text().await.unwrap().contains("Sign in with Atlassian"),
-        "signed out, asked to sign in again"
-    );
+    assert!(page.text().await.unwrap().contains("Sign in with Atlassian"), "signed out, asked to sign in again");
 }
 
 #[tokio::test]
@@ -398,43 +262,18 @@ async fn a_browser_whose_session_was_ended_elsewhere_can_sign_in_again() {
     let (other, _) = browser_with_jar();
     support::sign_in(&other, &app.url("/auth/login")).await;
     let csrf = csrf_of(&app.get("/account").await.text().await.unwrap());
-    app.client
-        .post(app.url("/account/sessions/end-others"))
-        .form(&[("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    app.client.post(app.url("/account/sessions/end-others")).form(&[("csrf", &csrf)]).send().await.unwrap();
     // The ended browser goes straight to sign in again, with its stale cookie.
     let again = support::sign_in(&other, &app.url("/auth/login")).await;
-    assert_eq!(
-        again.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        again.text().await.unwrap_or_default()
-    );
-    assert!(
-        other
-            .get(app.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("Signed in as")
-    );
+    assert_eq!(again.status(), StatusCode::SEE_OTHER, "{}", again.text().await.unwrap_or_default());
+    assert!(other.get(app.url("/")).send().await.unwrap().text().await.unwrap().contains("Signed in as"));
 }
 
 #[tokio::test]
 async fn a_visitor_who_only_started_a_sign_in_is_kept_for_minutes_not_hours() {
     let app = TestApp::spawn().await;
     app.get("/auth/login").await;
-    let (key, _) = app
-        .redis
-        .dump()
-        .into_iter()
-        .find(|(k, _)| k.starts_with("threelo:session:"))
-        .unwrap();
+    let (key, _) = app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:session:")).unwrap();
     let ttl = app.redis.ttl(&key);
     assert!(ttl > 0 && ttl <= 600, "a pending sign-in's session lives {ttl} s");
 }
@@ -443,12 +282,7 @@ async fn a_visitor_who_only_started_a_sign_in_is_kept_for_minutes_not_hours() {
 async fn the_server_enforces_the_idle_timeout_even_while_redis_still_holds_the_session() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let (key, value) = app
-        .redis
-        .dump()
-        .into_iter()
-        .find(|(k, _)| k.starts_with("threelo:session:"))
-        .unwrap();
+    let (key, value) = app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:session:")).unwrap();
     // Move last_seen 13 hours back (the idle timeout is 12 h); Redis keeps the key meanwhile.
     let state: std::collections::HashMap<String, String> = serde_json::from_str(&value).unwrap();
     let mut signed_in: serde_json::Value = serde_json::from_str(&state["signed_in"]).unwrap();
@@ -458,30 +292,14 @@ async fn the_server_enforces_the_idle_timeout_even_while_redis_still_holds_the_s
     planted.insert("signed_in".to_owned(), signed_in.to_string());
     app.redis.set(&key, &serde_json::to_string(&planted).unwrap());
 
-    assert!(
-        app.get("/")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("Sign in with Atlassian"),
-        "signed out"
-    );
+    assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Atlassian"), "signed out");
     let keys: Vec<String> = app.redis.dump().into_iter().map(|(k, _)| k).collect();
-    assert!(
-        !keys.iter().any(|k| k.starts_with("threelo:token:")),
-        "its token record is deleted: {keys:?}"
-    );
+    assert!(!keys.iter().any(|k| k.starts_with("threelo:token:")), "its token record is deleted: {keys:?}");
 }
 
 /// Rewrites this browser's stored session with `change` applied to its JSON state.
 fn rewrite_session(app: &TestApp, change: impl Fn(&mut std::collections::HashMap<String, String>)) {
-    let (key, value) = app
-        .redis
-        .dump()
-        .into_iter()
-        .find(|(k, _)| k.starts_with("threelo:session:"))
-        .unwrap();
+    let (key, value) = app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:session:")).unwrap();
     let mut state: std::collections::HashMap<String, String> = serde_json::from_str(&value).unwrap();
     change(&mut state);
     app.redis.set(&key, &serde_json::to_string(&state).unwrap());
@@ -512,15 +330,9 @@ async fn at_most_five_sign_ins_are_pending_and_the_oldest_goes_first() {
         started.push(location(app.get("/auth/login").await.headers()));
     }
     let oldest = location(app.client.get(&started[0]).send().await.unwrap().headers());
-    assert_eq!(
-        app.client.get(&oldest).send().await.unwrap().status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(app.client.get(&oldest).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
     let newest = location(app.client.get(&started[5]).send().await.unwrap().headers());
-    assert_eq!(
-        app.client.get(&newest).send().await.unwrap().status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.client.get(&newest).send().await.unwrap().status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]

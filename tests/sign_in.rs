@@ -12,10 +12,7 @@ async fn signed_out_visitors_see_what_threelo_is_and_the_sign_in_button() {
     let app = TestApp::spawn().await;
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers().get(SET_COOKIE).is_none(),
-        "no session for a mere visit"
-    );
+    assert!(response.headers().get(SET_COOKIE).is_none(), "no session for a mere visit");
     let page = response.text().await.unwrap();
     assert!(page.contains("Sign in with Atlassian"));
     assert!(page.contains("href=\"/auth/login\""));
@@ -27,10 +24,7 @@ async fn the_whole_sign_in_greets_the_user_by_name_and_lists_their_sites() {
     let login = app.get("/auth/login").await;
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
     let authorize = location(login.headers());
-    assert!(
-        authorize.starts_with(&format!("{}/authorize?", app.emulator.base_url())),
-        "{authorize}"
-    );
+    assert!(authorize.starts_with(&format!("{}/authorize?", app.emulator.base_url())), "{authorize}");
     for (name, expected) in [
         ("audience", "api.atlassian.com"),
         ("client_id", support::CLIENT_ID),
@@ -42,10 +36,7 @@ async fn the_whole_sign_in_greets_the_user_by_name_and_lists_their_sites() {
     }
     let scope = query_param(&authorize, "scope").unwrap();
     assert!(scope.split(' ').any(|s| s == "offline_access"), "{scope}");
-    assert!(
-        query_param(&authorize, "state").unwrap().len() >= 22,
-        "state carries at least 128 bits"
-    );
+    assert!(query_param(&authorize, "state").unwrap().len() >= 22, "state carries at least 128 bits");
 
     let back = app.client.get(&authorize).send().await.unwrap();
     let callback = app.client.get(location(back.headers())).send().await.unwrap();
@@ -78,17 +69,11 @@ async fn callback_with_a_foreign_state_is_rejected_and_creates_no_signed_in_sess
     let back = app.client.get(&authorize).send().await.unwrap();
     let callback = location(back.headers());
     let code = query_param(&callback, "code").unwrap();
-    let forged = app.url(&format!(
-        "/auth/callback?code={code}&state=forged-state-value-000000000000"
-    ));
+    let forged = app.url(&format!("/auth/callback?code={code}&state=forged-state-value-000000000000"));
     let response = app.client.get(forged).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("This sign-in link has expired"));
-    assert_eq!(
-        app.emulator.token_grants("authorization_code"),
-        0,
-        "the code must not be exchanged"
-    );
+    assert_eq!(app.emulator.token_grants("authorization_code"), 0, "the code must not be exchanged");
     let page = app.get("/").await.text().await.unwrap();
     assert!(!page.contains("Signed in as"));
 }
@@ -97,20 +82,10 @@ async fn callback_with_a_foreign_state_is_rejected_and_creates_no_signed_in_sess
 async fn callback_without_state_or_code_or_with_junk_is_a_bad_request() {
     let app = TestApp::spawn().await;
     let long = "x".repeat(10_000);
-    for query in [
-        "",
-        "?code=abc",
-        "?state=abc",
-        "?code=a&code=b&state=c",
-        &format!("?code={long}&state=s"),
-        "?%zz=%%%",
-    ] {
+    for query in ["", "?code=abc", "?state=abc", "?code=a&code=b&state=c", &format!("?code={long}&state=s"), "?%zz=%%%"]
+    {
         let response = app.get(&format!("/auth/callback{query}")).await;
-        assert!(
-            response.status() == StatusCode::BAD_REQUEST,
-            "{query:.40}: {}",
-            response.status()
-        );
+        assert!(response.status() == StatusCode::BAD_REQUEST, "{query:.40}: {}", response.status());
         let page = response.text().await.unwrap();
         assert!(page.contains("<h1>"), "a designed page, not a bare error");
     }
@@ -135,10 +110,7 @@ async fn a_replayed_callback_url_is_refused() {
     let login = app.get("/auth/login").await;
     let back = app.client.get(location(login.headers())).send().await.unwrap();
     let callback = location(back.headers());
-    assert_eq!(
-        app.client.get(&callback).send().await.unwrap().status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.client.get(&callback).send().await.unwrap().status(), StatusCode::SEE_OTHER);
     let replay = app.client.get(&callback).send().await.unwrap();
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     assert!(replay.text().await.unwrap().contains("This sign-in link has expired"));
@@ -151,20 +123,11 @@ async fn redis_holds_no_token_code_or_secret_in_plaintext() {
     let secrets = app.emulator.issued_secrets();
     assert!(secrets.len() >= 3, "code, access and refresh token at least");
     let dump = app.redis.dump();
-    assert!(
-        dump.iter().any(|(k, _)| k.starts_with("threelo:token:")),
-        "a token record exists"
-    );
-    assert!(
-        dump.iter().any(|(k, _)| k.starts_with("threelo:session:")),
-        "a session exists"
-    );
+    assert!(dump.iter().any(|(k, _)| k.starts_with("threelo:token:")), "a token record exists");
+    assert!(dump.iter().any(|(k, _)| k.starts_with("threelo:session:")), "a session exists");
     for (key, value) in &dump {
         for secret in &secrets {
-            assert!(
-                !key.contains(secret.as_str()) && !value.contains(secret.as_str()),
-                "plaintext secret under {key}"
-            );
+            assert!(!key.contains(secret.as_str()) && !value.contains(secret.as_str()), "plaintext secret under {key}");
         }
     }
 }
@@ -177,24 +140,12 @@ async fn signing_out_deletes_the_session_and_token_record_and_the_old_cookie_is_
     let page = app.get("/").await.text().await.unwrap();
     let csrf = csrf_of(&page);
 
-    let response = app
-        .client
-        .post(app.url("/auth/logout"))
-        .form(&[("csrf", csrf)])
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(app.url("/auth/logout")).form(&[("csrf", csrf)]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let cleared = response.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(cleared.contains("Max-Age=0") || cleared.contains("expires=Thu, 01 Jan 1970"), "{cleared}");
     assert!(
-        cleared.contains("Max-Age=0") || cleared.contains("expires=Thu, 01 Jan 1970"),
-        "{cleared}"
-    );
-    assert!(
-        !app.redis
-            .dump()
-            .iter()
-            .any(|(k, _)| k.starts_with("threelo:token:") || k.starts_with("threelo:session:"))
+        !app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:") || k.starts_with("threelo:session:"))
     );
 
     let replay = browser().get(app.url("/")).header(COOKIE, cookie).send().await.unwrap();
@@ -206,13 +157,7 @@ async fn signing_out_without_the_csrf_token_or_from_another_origin_is_refused() 
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let csrf = csrf_of(&app.get("/").await.text().await.unwrap());
-    let missing = app
-        .client
-        .post(app.url("/auth/logout"))
-        .form(&[("x", "y")])
-        .send()
-        .await
-        .unwrap();
+    let missing = app.client.post(app.url("/auth/logout")).form(&[("x", "y")]).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     let foreign = app
         .client
@@ -223,10 +168,7 @@ async fn signing_out_without_the_csrf_token_or_from_another_origin_is_refused() 
         .await
         .unwrap();
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
-    assert!(
-        app.get("/").await.text().await.unwrap().contains("Signed in as"),
-        "still signed in"
-    );
+    assert!(app.get("/").await.text().await.unwrap().contains("Signed in as"), "still signed in");
 }
 
 #[tokio::test]
@@ -239,13 +181,9 @@ async fn a_garbage_or_tampered_cookie_simply_means_signed_out() {
     flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
     let tampered = format!("{name}={}", String::from_utf8(flipped).unwrap());
     let huge = format!("{name}={}", "A".repeat(3000));
-    for cookie in [
-        tampered,
-        huge,
-        format!("{name}="),
-        format!("{name}=%%%;;"),
-        format!("{name}={}", &value[..value.len() / 2]),
-    ] {
+    for cookie in
+        [tampered, huge, format!("{name}="), format!("{name}=%%%;;"), format!("{name}={}", &value[..value.len() / 2])]
+    {
         let response = browser().get(app.url("/")).header(COOKIE, cookie).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert!(response.text().await.unwrap().contains("Sign in with Atlassian"));
@@ -259,32 +197,19 @@ async fn a_token_endpoint_that_rejects_our_client_secret_shows_a_misconfiguratio
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let page = response.text().await.unwrap();
     assert!(page.contains("Sign-in is misconfigured"), "{page}");
-    assert!(
-        !page.contains("access_denied") && !page.contains("THREELO_CLIENT_SECRET"),
-        "no internals on the page"
-    );
+    assert!(!page.contains("access_denied") && !page.contains("THREELO_CLIENT_SECRET"), "no internals on the page");
 }
 
 #[tokio::test]
 async fn a_failing_profile_call_fails_the_sign_in_cleanly() {
     let app = TestApp::spawn().await;
     // Twice: a GET is retried once after a 5xx.
-    app.emulator.inject(
-        "/me",
-        Fault {
-            status: 500,
-            retry_after: None,
-        },
-        2,
-    );
+    app.emulator.inject("/me", Fault { status: 500, retry_after: None }, 2);
     let response = app.sign_in_as("alice").await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("Sign-in failed, try again"));
     assert!(!app.get("/").await.text().await.unwrap().contains("Signed in as"));
-    assert!(
-        !app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")),
-        "no orphan token record"
-    );
+    assert!(!app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")), "no orphan token record");
 }
 
 #[tokio::test]
@@ -296,11 +221,7 @@ async fn health_is_always_up_and_readiness_follows_redis() {
     assert_eq!(app.get("/readyz").await.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     let login = app.get("/auth/login").await;
-    assert_eq!(
-        login.status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "pages answer 503 while Redis is down"
-    );
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE, "pages answer 503 while Redis is down");
     assert!(login.text().await.unwrap().contains("Temporarily unavailable"));
     app.redis.restart();
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK, "recovers by itself");
@@ -333,15 +254,8 @@ async fn every_response_carries_the_security_headers() {
     for path in ["/", "/static/app.css", "/no/such/page", "/auth/callback?state=x"] {
         let response = app.get(path).await;
         let headers = response.headers();
-        let csp = headers
-            .get("content-security-policy")
-            .unwrap_or_else(|| panic!("{path}: no CSP"))
-            .to_str()
-            .unwrap();
-        assert!(
-            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
-            "{path}: {csp}"
-        );
+        let csp = headers.get("content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP")).to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
         assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff", "{path}");
         assert_eq!(headers.get("referrer-policy").unwrap(), "no-referrer", "{path}");
     }

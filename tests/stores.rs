@@ -20,18 +20,8 @@ async fn backends() -> Vec<(&'static str, Kv, SessionBackend, Option<RedisServer
     let pool = redis_pool(&RedisUrl::parse(&redis.url()).unwrap()).unwrap();
     let map = Arc::new(MemoryKv::default());
     vec![
-        (
-            "redis",
-            Kv::Redis(pool.clone()),
-            SessionBackend::redis(pool).await.unwrap(),
-            Some(redis),
-        ),
-        (
-            "memory",
-            Kv::Memory(map.clone()),
-            SessionBackend::Memory(MemorySessionStore::new(map)),
-            None,
-        ),
+        ("redis", Kv::Redis(pool.clone()), SessionBackend::redis(pool).await.unwrap(), Some(redis)),
+        ("memory", Kv::Memory(map.clone()), SessionBackend::Memory(MemorySessionStore::new(map)), None),
     ]
 }
 
@@ -60,17 +50,9 @@ async fn sessions_are_saved_loaded_updated_and_deleted_alike() {
     let ttl = CookieDuration::seconds(60);
     for (name, _, store, _redis) in backends().await {
         let key = store.save(state(&[("a", "\"1\"")]), &ttl).await.unwrap();
-        assert_eq!(
-            store.load(&key).await.unwrap(),
-            Some(state(&[("a", "\"1\"")])),
-            "{name}"
-        );
+        assert_eq!(store.load(&key).await.unwrap(), Some(state(&[("a", "\"1\"")])), "{name}");
         let same = store.update(key, state(&[("a", "\"2\"")]), &ttl).await.unwrap();
-        assert_eq!(
-            store.load(&same).await.unwrap(),
-            Some(state(&[("a", "\"2\"")])),
-            "{name}"
-        );
+        assert_eq!(store.load(&same).await.unwrap(), Some(state(&[("a", "\"2\"")])), "{name}");
         store.update_ttl(&same, &ttl).await.unwrap();
         store.delete(&same).await.unwrap();
         assert_eq!(store.load(&same).await.unwrap(), None, "{name}");
@@ -89,17 +71,8 @@ async fn sessions_are_saved_loaded_updated_and_deleted_alike() {
 #[tokio::test]
 async fn unreadable_session_state_reads_as_no_session() {
     for (name, kv, store, _redis) in backends().await {
-        let key = store
-            .save(state(&[("a", "\"1\"")]), &CookieDuration::seconds(60))
-            .await
-            .unwrap();
-        kv.set_ex(
-            &format!("threelo:session:{}", key.as_ref()),
-            "not json",
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+        let key = store.save(state(&[("a", "\"1\"")]), &CookieDuration::seconds(60)).await.unwrap();
+        kv.set_ex(&format!("threelo:session:{}", key.as_ref()), "not json", Duration::from_secs(60)).await.unwrap();
         assert_eq!(store.load(&key).await.unwrap(), None, "{name}");
     }
 }
@@ -119,20 +92,10 @@ async fn token_records_are_sealed_opened_and_deleted_alike() {
         let stored = kv.get(&TokenStore::key(id)).await.unwrap().unwrap();
         assert!(!stored.contains("plain-"), "{name}: {stored}");
         let record = tokens.load(id, "acct").await.unwrap();
-        assert_eq!(
-            record.tokens.access_token.expose_secret(),
-            "plain-access-token",
-            "{name}"
-        );
-        assert!(
-            matches!(tokens.load(id, "someone-else").await, Err(TokenError::Unusable(_))),
-            "{name}"
-        );
+        assert_eq!(record.tokens.access_token.expose_secret(), "plain-access-token", "{name}");
+        assert!(matches!(tokens.load(id, "someone-else").await, Err(TokenError::Unusable(_))), "{name}");
         tokens.delete(id).await.unwrap();
-        assert!(
-            matches!(tokens.load(id, "acct").await, Err(TokenError::Unusable(_))),
-            "{name}"
-        );
+        assert!(matches!(tokens.load(id, "acct").await, Err(TokenError::Unusable(_))), "{name}");
     }
 }
 
@@ -156,49 +119,24 @@ async fn hashes_and_conditional_writes_behave_alike() {
         kv.hset_ex("t:h", "b", "2", minute).await.unwrap();
         let mut fields = kv.hgetall("t:h").await.unwrap();
         fields.sort();
-        assert_eq!(
-            fields,
-            vec![("a".into(), "1".into()), ("b".into(), "2".into())],
-            "{name}"
-        );
+        assert_eq!(fields, vec![("a".into(), "1".into()), ("b".into(), "2".into())], "{name}");
         kv.hdel("t:h", "a").await.unwrap();
         assert_eq!(kv.hgetall("t:h").await.unwrap().len(), 1, "{name}");
         assert!(kv.hgetall("t:none").await.unwrap().is_empty(), "{name}");
 
-        assert!(
-            kv.set_nx("t:lease", "me", minute).await.unwrap(),
-            "{name}: first taker wins"
-        );
-        assert!(
-            !kv.set_nx("t:lease", "you", minute).await.unwrap(),
-            "{name}: second taker waits"
-        );
-        assert!(
-            !kv.expire_if_equal("t:lease", "you", minute).await.unwrap(),
-            "{name}: not yours to renew"
-        );
+        assert!(kv.set_nx("t:lease", "me", minute).await.unwrap(), "{name}: first taker wins");
+        assert!(!kv.set_nx("t:lease", "you", minute).await.unwrap(), "{name}: second taker waits");
+        assert!(!kv.expire_if_equal("t:lease", "you", minute).await.unwrap(), "{name}: not yours to renew");
         assert!(kv.expire_if_equal("t:lease", "me", minute).await.unwrap(), "{name}");
-        assert!(
-            !kv.delete_if_equal("t:lease", "you").await.unwrap(),
-            "{name}: not yours to release"
-        );
+        assert!(!kv.delete_if_equal("t:lease", "you").await.unwrap(), "{name}: not yours to release");
         assert!(kv.delete_if_equal("t:lease", "me").await.unwrap(), "{name}");
         assert_eq!(kv.get("t:lease").await.unwrap(), None, "{name}");
 
         kv.set_ex("t:rec", "3:sealed", minute).await.unwrap();
-        assert!(
-            !kv.replace_if_prefix("t:rec", "2:", "3:other", minute).await.unwrap(),
-            "{name}: stale version"
-        );
-        assert!(
-            kv.replace_if_prefix("t:rec", "3:", "4:new", minute).await.unwrap(),
-            "{name}"
-        );
+        assert!(!kv.replace_if_prefix("t:rec", "2:", "3:other", minute).await.unwrap(), "{name}: stale version");
+        assert!(kv.replace_if_prefix("t:rec", "3:", "4:new", minute).await.unwrap(), "{name}");
         assert_eq!(kv.get("t:rec").await.unwrap().as_deref(), Some("4:new"), "{name}");
-        assert!(
-            !kv.replace_if_prefix("t:gone", "1:", "2:x", minute).await.unwrap(),
-            "{name}: absent stays absent"
-        );
+        assert!(!kv.replace_if_prefix("t:gone", "1:", "2:x", minute).await.unwrap(), "{name}: absent stays absent");
     }
 }
 
@@ -215,8 +153,5 @@ async fn a_redis_that_accepts_but_never_answers_is_an_error_not_a_hang() {
     });
     let kv = Kv::Redis(redis_pool(&RedisUrl::parse(&format!("redis://127.0.0.1:{port}")).unwrap()).unwrap());
     let outcome = tokio::time::timeout(Duration::from_secs(10), kv.get("x")).await;
-    assert!(
-        matches!(outcome, Ok(Err(_))),
-        "a clear error within the deadline, not a hang"
-    );
+    assert!(matches!(outcome, Ok(Err(_))), "a clear error within the deadline, not a hang");
 }

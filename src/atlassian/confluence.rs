@@ -66,10 +66,7 @@ pub struct Storage {
 impl PageBody {
     /// The storage-format body, empty when absent.
     pub fn storage(&self) -> &str {
-        self.body
-            .as_ref()
-            .and_then(|b| b.storage.as_ref())
-            .map_or("", |s| s.value.as_str())
+        self.body.as_ref().and_then(|b| b.storage.as_ref()).map_or("", |s| s.value.as_str())
     }
 }
 
@@ -77,14 +74,8 @@ impl Atlassian {
     /// The first `limit` spaces of a site (at most 250).
     pub async fn spaces(&self, token: &SecretString, cloud_id: &str, limit: u32) -> Result<Vec<Space>, ApiError> {
         let limit = limit.min(250).to_string();
-        let url = self.api(
-            &["ex", "confluence", cloud_id, "wiki", "api", "v2", "spaces"],
-            &[("limit", &limit)],
-        );
-        Ok(self
-            .get_json::<Results<Space>>(url, token, "read:space:confluence")
-            .await?
-            .results)
+        let url = self.api(&["ex", "confluence", cloud_id, "wiki", "api", "v2", "spaces"], &[("limit", &limit)]);
+        Ok(self.get_json::<Results<Space>>(url, token, "read:space:confluence").await?.results)
     }
 
     /// The first `limit` pages of a space.
@@ -96,22 +87,9 @@ impl Atlassian {
         limit: u32,
     ) -> Result<Vec<SpacePage>, ApiError> {
         let limit = limit.min(250).to_string();
-        let segments = [
-            "ex",
-            "confluence",
-            cloud_id,
-            "wiki",
-            "api",
-            "v2",
-            "spaces",
-            space_id,
-            "pages",
-        ];
+        let segments = ["ex", "confluence", cloud_id, "wiki", "api", "v2", "spaces", space_id, "pages"];
         let url = self.api(&segments, &[("limit", &limit)]);
-        Ok(self
-            .get_json::<Results<SpacePage>>(url, token, "read:page:confluence")
-            .await?
-            .results)
+        Ok(self.get_json::<Results<SpacePage>>(url, token, "read:page:confluence").await?.results)
     }
 
     /// One page with its storage-format body.

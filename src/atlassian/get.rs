@@ -76,9 +76,8 @@ impl Atlassian {
             return serde_json::from_slice(&bytes).map_err(|err| ApiError::Decode(err.to_string()));
         }
         let headers = response.headers();
-        let scope_header = headers
-            .get("x-failure-category")
-            .is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
+        let scope_header =
+            headers.get("x-failure-category").is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())

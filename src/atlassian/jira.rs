@@ -103,11 +103,7 @@ impl Atlassian {
         max_results: u32,
     ) -> Result<SearchPage, ApiError> {
         let max = max_results.to_string();
-        let mut query = vec![
-            ("jql", MY_OPEN_ISSUES),
-            ("fields", LIST_FIELDS),
-            ("maxResults", max.as_str()),
-        ];
+        let mut query = vec![("jql", MY_OPEN_ISSUES), ("fields", LIST_FIELDS), ("maxResults", max.as_str())];
         if let Some(page) = page_token {
             query.push(("nextPageToken", page));
         }
@@ -117,10 +113,7 @@ impl Atlassian {
 
     /// One issue with the fields the issue page shows.
     pub async fn issue(&self, token: &SecretString, cloud_id: &str, key: &str) -> Result<IssueDetail, ApiError> {
-        let url = self.api(
-            &["ex", "jira", cloud_id, "rest", "api", "3", "issue", key],
-            &[("fields", ISSUE_FIELDS)],
-        );
+        let url = self.api(&["ex", "jira", cloud_id, "rest", "api", "3", "issue", key], &[("fields", ISSUE_FIELDS)]);
         self.get_json(url, token, "read:jira-work").await
     }
 }

@@ -67,11 +67,7 @@ impl Atlassian {
             .user_agent(concat!("threelo/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let oauth = OAuth::new(settings)?;
-        Ok(Atlassian {
-            http,
-            api_url: settings.api_url.clone(),
-            oauth,
-        })
+        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth })
     }
 
     /// The OAuth half: authorize URL, code exchange and refresh.

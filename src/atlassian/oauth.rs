@@ -47,10 +47,7 @@ impl OAuth {
             .set_token_uri(TokenUrl::new(format!("{auth}/oauth/token"))?)
             .set_redirect_uri(RedirectUrl::new(settings.public_url.callback_url())?)
             .set_auth_type(AuthType::RequestBody);
-        Ok(OAuth {
-            client,
-            scopes: settings.scopes.clone(),
-        })
+        Ok(OAuth { client, scopes: settings.scopes.clone() })
     }
 
     /// The consent-screen URL for a sign-in bound to `state`.
@@ -87,12 +84,8 @@ impl OAuth {
         granted: &[String],
     ) -> Result<TokenSet, RefreshFailure> {
         let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
-        let response = self
-            .client
-            .exchange_refresh_token(&token)
-            .request_async(http)
-            .await
-            .map_err(classify_refresh)?;
+        let response =
+            self.client.exchange_refresh_token(&token).request_async(http).await.map_err(classify_refresh)?;
         Ok(token_set(&response, granted))
     }
 }
@@ -134,9 +127,7 @@ fn classify_refresh(err: OAuthError) -> RefreshFailure {
 }
 
 fn token_set(response: &BasicTokenResponse, requested: &[String]) -> TokenSet {
-    let expires_in = response
-        .expires_in()
-        .map_or(3600, |d| d.as_secs().min(i64::MAX as u64) as i64);
+    let expires_in = response.expires_in().map_or(3600, |d| d.as_secs().min(i64::MAX as u64) as i64);
     let scopes = match response.scopes() {
         Some(granted) => granted.iter().map(|s| s.to_string()).collect(),
         // RFC 6749: an absent scope means "as requested".
@@ -144,9 +135,7 @@ fn token_set(response: &BasicTokenResponse, requested: &[String]) -> TokenSet {
     };
     TokenSet {
         access_token: SecretString::from(response.access_token().secret().to_owned()),
-        refresh_token: response
-            .refresh_token()
-            .map(|t| SecretString::from(t.secret().to_owned())),
+        refresh_token: response.refresh_token().map(|t| SecretString::from(t.secret().to_owned())),
         expires_at: unix_now().saturating_add(expires_in),
         scopes,
     }

@@ -37,11 +37,7 @@ fn parse(query: &str) -> Result<CallbackParams, AppError> {
             other => Ok(other),
         }
     };
-    Ok(CallbackParams {
-        code: get("code")?,
-        state: get("state")?,
-        error: get("error")?,
-    })
+    Ok(CallbackParams { code: get("code")?, state: get("state")?, error: get("error")? })
 }
 
 #[get("/auth/callback")]
@@ -65,11 +61,7 @@ pub async fn callback(
         if error == "access_denied" {
             return Err(AppError::SignInCancelled);
         }
-        let code: String = error
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(64)
-            .collect();
+        let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
         tracing::warn!(error = %code, "Atlassian returned an error to the callback");
         return Err(AppError::BadRequest("Atlassian reported an error with this sign-in"));
     }
@@ -80,26 +72,17 @@ pub async fn callback(
         return Err(AppError::SignInExpired);
     };
 
-    let token_set = atlassian
-        .oauth()
-        .exchange_code(atlassian.http(), &code)
-        .await
-        .map_err(exchange_failure)?;
+    let token_set = atlassian.oauth().exchange_code(atlassian.http(), &code).await.map_err(exchange_failure)?;
     let (me, sites) = identify(&atlassian, &token_set).await?;
     let now = unix_now();
-    let record = tokens
-        .create(&me.account_id, token_set, now)
-        .await
-        .map_err(|err| match err {
-            TokenError::Unavailable(err) => AppError::Unavailable(err.to_string()),
-            other => AppError::Internal(other.into()),
-        })?;
+    let record = tokens.create(&me.account_id, token_set, now).await.map_err(|err| match err {
+        TokenError::Unavailable(err) => AppError::Unavailable(err.to_string()),
+        other => AppError::Internal(other.into()),
+    })?;
     // Everything that can fail happens before the session changes, so a failure leaves no
     // half-signed-in session; the new record is then deleted again.
     let prepared = async {
-        index
-            .record(&me.account_id, record, &session_info(&req, &settings, now, now))
-            .await?;
+        index.record(&me.account_id, record, &session_info(&req, &settings, now, now)).await?;
         if let Some(previous) = previous.0 {
             // Signing in again in the same browser replaces the old session: its tokens go.
             let old = previous.signed_in;
@@ -112,12 +95,7 @@ pub async fn callback(
         let _ = tokens.delete(record).await;
         return Err(err);
     }
-    let user = User {
-        account_id: me.account_id,
-        name: me.name,
-        email: me.email,
-        avatar_url: me.picture,
-    };
+    let user = User { account_id: me.account_id, name: me.name, email: me.email, avatar_url: me.picture };
     tracing::info!(account = %user.account_id, sites = sites.len(), "signed in");
     session.sign_in(user, record, sites)?;
     Ok(redirect_to(&settings, &return_to))

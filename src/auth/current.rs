@@ -30,18 +30,12 @@ pub struct SignedInUser(pub Current);
 
 /// The index entry describing this request's browser.
 pub fn session_info(req: &HttpRequest, settings: &Settings, created_at: i64, last_seen: i64) -> SessionInfo {
-    let user_agent = req
-        .headers()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     SessionInfo {
         created_at,
         last_seen,
         browser: describe_browser(user_agent),
-        address: client_ip(req, &settings.trusted_proxies)
-            .map(|ip| ip.to_string())
-            .unwrap_or_default(),
+        address: client_ip(req, &settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default(),
     }
 }
 
@@ -52,11 +46,7 @@ fn data<T: 'static>(req: &HttpRequest) -> Result<web::Data<T>, AppError> {
 }
 
 async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
-    let (settings, tokens, index) = (
-        data::<Settings>(&req)?,
-        data::<TokenStore>(&req)?,
-        data::<SessionIndex>(&req)?,
-    );
+    let (settings, tokens, index) = (data::<Settings>(&req)?, data::<TokenStore>(&req)?, data::<SessionIndex>(&req)?);
     let session = req.get_session();
     let app_session = AppSession(&session);
     let (signed_in, touched) = match app_session.signed_in(&settings.session)? {
@@ -73,20 +63,11 @@ async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
         Ok(record) => {
             if touched {
                 // The session's TTL moves with this write; its tokens and index entry follow.
-                tokens
-                    .touch(signed_in.token_record, settings.session.idle_timeout)
-                    .await
-                    .map_err(token_error)?;
+                tokens.touch(signed_in.token_record, settings.session.idle_timeout).await.map_err(token_error)?;
                 let info = session_info(&req, &settings, signed_in.created_at, signed_in.last_seen);
-                index
-                    .record(&signed_in.user.account_id, signed_in.token_record, &info)
-                    .await?;
+                index.record(&signed_in.user.account_id, signed_in.token_record, &info).await?;
             }
-            Ok(Some(Current {
-                signed_in,
-                record,
-                session,
-            }))
+            Ok(Some(Current { signed_in, record, session }))
         }
         Err(TokenError::Unusable(why)) => {
             tracing::info!(account = %signed_in.user.account_id, %why, "session ended: its token record is unusable");
@@ -128,10 +109,7 @@ impl FromRequest for SignedInUser {
                 Some(pq) => pq.as_str().to_owned(),
                 None => req.path().to_owned(),
             };
-            current(req)
-                .await?
-                .map(SignedInUser)
-                .ok_or(AppError::SignInRequired(here))
+            current(req).await?.map(SignedInUser).ok_or(AppError::SignInRequired(here))
         })
     }
 }

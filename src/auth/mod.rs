@@ -37,9 +37,7 @@ pub fn single_param(query: &str, name: &str) -> Result<Option<String>, AppError>
 /// A 303 to one of our own paths, on the public URL (never a host taken from the request).
 pub fn redirect_to(settings: &Settings, path: &str) -> HttpResponse {
     let location = format!("{}{}", settings.public_url.origin(), path);
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
 }
 
 /// `GET /auth/login[?return_to=/path]`: starts a sign-in and sends the browser to Atlassian.

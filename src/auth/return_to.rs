@@ -21,10 +21,7 @@ impl ReturnTo {
         }
         // Control characters (CR/LF header splitting), backslashes (browsers read `/\evil` as
         // `//evil`) and anything non-ASCII are refused outright.
-        if raw
-            .chars()
-            .any(|c| c.is_control() || c == '\\' || !c.is_ascii() || c == ' ')
-        {
+        if raw.chars().any(|c| c.is_control() || c == '\\' || !c.is_ascii() || c == ' ') {
             return None;
         }
         if !raw.starts_with('/') || raw.starts_with("//") {
@@ -33,24 +30,15 @@ impl ReturnTo {
         // Percent-encoded slashes, backslashes or line breaks can be decoded by something
         // downstream into `//host` or a header; a real path of ours never needs them.
         let lower = raw.to_ascii_lowercase();
-        if ["%2f", "%5c", "%00", "%0d", "%0a"]
-            .iter()
-            .any(|bad| lower.contains(bad))
-        {
+        if ["%2f", "%5c", "%00", "%0d", "%0a"].iter().any(|bad| lower.contains(bad)) {
             return None;
         }
-        if raw
-            .split(['?', '#'])
-            .next()
-            .is_some_and(|path| path.split('/').any(|seg| seg == ".." || seg == "."))
-        {
+        if raw.split(['?', '#']).next().is_some_and(|path| path.split('/').any(|seg| seg == ".." || seg == ".")) {
             return None;
         }
         let under_prefix = prefix.is_empty()
             || raw == prefix
-            || raw
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with(['/', '?', '#']));
+            || raw.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(['/', '?', '#']));
         under_prefix.then(|| ReturnTo(raw.to_owned()))
     }
 

@@ -16,9 +16,8 @@ impl Cidr {
             Some((addr, len)) => (addr, Some(len)),
             None => (text, None),
         };
-        let network: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{text}` is not an IP address or CIDR block like 10.0.0.0/8"))?;
+        let network: IpAddr =
+            addr.parse().map_err(|_| format!("`{text}` is not an IP address or CIDR block like 10.0.0.0/8"))?;
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match len {
             None => max,

@@ -81,8 +81,7 @@ impl Settings {
         // `vars_os`: an unrelated variable that is not UTF-8 must not stop threelo.
         let env = std::env::vars_os().filter_map(|(name, value)| {
             let name = name.into_string().ok()?;
-            name.starts_with("THREELO_")
-                .then(|| (name, value.to_string_lossy().into_owned()))
+            name.starts_with("THREELO_").then(|| (name, value.to_string_lossy().into_owned()))
         });
         Settings::from_raw(mode, RawConfig::load(file, env))
     }
@@ -92,17 +91,10 @@ impl Settings {
         let mut problems = Problems(raw.problems.clone());
 
         let listen = problems.check("listen", parse_listen(raw.get("listen")));
-        let public_url = problems.check(
-            "public_url",
-            required(&raw, "public_url").and_then(|url| PublicUrl::parse(&url)),
-        );
-        let trusted_proxies = problems.check(
-            "trusted_proxies",
-            list(raw.get("trusted_proxies"), ',')
-                .into_iter()
-                .map(Cidr::parse)
-                .collect(),
-        );
+        let public_url =
+            problems.check("public_url", required(&raw, "public_url").and_then(|url| PublicUrl::parse(&url)));
+        let trusted_proxies = problems
+            .check("trusted_proxies", list(raw.get("trusted_proxies"), ',').into_iter().map(Cidr::parse).collect());
         let scopes = problems.check("scopes", parse_scopes(raw.get("scopes")));
         let auth_url = problems.check("auth_url", parse_base_url(raw.get("auth_url")));
         let api_url = problems.check("api_url", parse_base_url(raw.get("api_url")));
@@ -114,10 +106,8 @@ impl Settings {
 
         let demo = mode == Mode::Demo;
         let client_id = problems.check("client_id", required_unless(demo, &raw, "client_id", "threelo-demo"));
-        let client_secret = problems.check(
-            "client_secret",
-            required_unless(demo, &raw, "client_secret", &random_b64(32)),
-        );
+        let client_secret =
+            problems.check("client_secret", required_unless(demo, &raw, "client_secret", &random_b64(32)));
         let session_secret = problems.check(
             "session_secret",
             required_unless(demo, &raw, "session_secret", &random_b64(64)).and_then(|s| parse_session_secret(&s)),
@@ -212,9 +202,7 @@ struct Problems(Vec<String>);
 
 impl Problems {
     fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
-        result
-            .map_err(|problem| self.0.push(format!("{}: {problem}", env_name(key))))
-            .ok()
+        result.map_err(|problem| self.0.push(format!("{}: {problem}", env_name(key)))).ok()
     }
 }
 
@@ -239,19 +227,12 @@ fn required_unless(demo: bool, raw: &RawConfig, key: &str, demo_value: &str) -> 
 }
 
 fn list(value: Option<&str>, separator: char) -> Vec<&str> {
-    value
-        .unwrap_or_default()
-        .split(separator)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
+    value.unwrap_or_default().split(separator).map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
 fn parse_listen(value: Option<&str>) -> Result<SocketAddr, String> {
     let value = value.ok_or("required; e.g. 127.0.0.1:8080")?;
-    value
-        .parse()
-        .map_err(|_| format!("`{value}` is not an address:port such as 127.0.0.1:8080 or [::]:8080"))
+    value.parse().map_err(|_| format!("`{value}` is not an address:port such as 127.0.0.1:8080 or [::]:8080"))
 }
 
 fn parse_scopes(value: Option<&str>) -> Result<Vec<String>, String> {
@@ -289,11 +270,7 @@ fn parse_log_format(value: Option<&str>) -> Result<LogFormat, String> {
     match value {
         None => {
             use std::io::IsTerminal;
-            Ok(if std::io::stderr().is_terminal() {
-                LogFormat::Pretty
-            } else {
-                LogFormat::Json
-            })
+            Ok(if std::io::stderr().is_terminal() { LogFormat::Pretty } else { LogFormat::Json })
         }
         Some("pretty") => Ok(LogFormat::Pretty),
         Some("json") => Ok(LogFormat::Json),

@@ -21,9 +21,7 @@ impl PublicUrl {
             "https" => true,
             "http" => false,
             _ => {
-                return Err(format!(
-                    "`{text}` is not an http(s) URL; use e.g. https://tools.example.com/atl"
-                ));
+                return Err(format!("`{text}` is not an http(s) URL; use e.g. https://tools.example.com/atl"));
             }
         };
         if url.host_str().is_none() {
@@ -100,13 +98,7 @@ mod tests {
 
     #[test]
     fn relative_or_odd_urls_are_refused() {
-        for bad in [
-            "localhost:8080",
-            "/atl",
-            "ftp://x.example",
-            "https://x.example/?a=1",
-            "https://u:p@x.example",
-        ] {
+        for bad in ["localhost:8080", "/atl", "ftp://x.example", "https://x.example/?a=1", "https://u:p@x.example"] {
             assert!(PublicUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -68,9 +68,7 @@ impl RawConfig {
         if let Some(path) = file {
             match std::fs::read_to_string(path) {
                 Ok(text) => raw.merge_toml(&text, &path.display().to_string()),
-                Err(err) => raw
-                    .problems
-                    .push(format!("config file {}: cannot read it: {err}", path.display())),
+                Err(err) => raw.problems.push(format!("config file {}: cannot read it: {err}", path.display())),
             }
         }
         raw.merge_env(env);
@@ -85,17 +83,13 @@ impl RawConfig {
         let table: toml::Table = match text.parse() {
             Ok(table) => table,
             Err(err) => {
-                self.problems
-                    .push(format!("{origin}: not valid TOML: {}", err.message()));
+                self.problems.push(format!("{origin}: not valid TOML: {}", err.message()));
                 return;
             }
         };
         for (key, value) in table {
             let Some((key, from_file)) = known_key(&key) else {
-                self.problems.push(format!(
-                    "{origin}: unknown key `{key}` (known keys: {})",
-                    KEYS.join(", ")
-                ));
+                self.problems.push(format!("{origin}: unknown key `{key}` (known keys: {})", KEYS.join(", ")));
                 continue;
             };
             let text = match value {
@@ -107,15 +101,13 @@ impl RawConfig {
                     match parts {
                         Some(parts) => parts.join(list_separator(key)),
                         None => {
-                            self.problems
-                                .push(format!("{origin}: `{key}` must be a list of strings"));
+                            self.problems.push(format!("{origin}: `{key}` must be a list of strings"));
                             continue;
                         }
                     }
                 }
                 other => {
-                    self.problems
-                        .push(format!("{origin}: `{key}` must be a string, not {}", other.type_str()));
+                    self.problems.push(format!("{origin}: `{key}` must be a string, not {}", other.type_str()));
                     continue;
                 }
             };
@@ -126,15 +118,11 @@ impl RawConfig {
 
     fn merge_env(&mut self, env: impl IntoIterator<Item = (String, String)>) {
         // Sorted so that problems come out in a stable order.
-        let vars: BTreeMap<String, String> = env
-            .into_iter()
-            .filter(|(name, _)| name.starts_with("THREELO_"))
-            .collect();
+        let vars: BTreeMap<String, String> = env.into_iter().filter(|(name, _)| name.starts_with("THREELO_")).collect();
         for key in SECRET_KEYS {
             let (plain, file) = (env_name(key), format!("{}_FILE", env_name(key)));
             if vars.contains_key(&plain) && vars.contains_key(&file) {
-                self.problems
-                    .push(format!("{plain} and {file} are both set; keep one of them"));
+                self.problems.push(format!("{plain} and {file} are both set; keep one of them"));
             }
         }
         for (name, value) in vars {
@@ -162,9 +150,7 @@ impl RawConfig {
         match std::fs::read_to_string(&path) {
             // Files written by `echo` end with a newline; it is never part of a secret.
             Ok(text) => self.set(key, text.trim_end_matches(['\n', '\r']).to_owned(), origin),
-            Err(err) => self
-                .problems
-                .push(format!("{origin}: cannot read {}: {err}", path.display())),
+            Err(err) => self.problems.push(format!("{origin}: cannot read {}: {err}", path.display())),
         }
     }
 }
@@ -208,17 +194,11 @@ mod tests {
     fn a_file_layer_sits_between_defaults_and_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("threelo.toml");
-        std::fs::write(
-            &path,
-            "listen = \"1.2.3.4:1\"\nscopes = [\"read:me\", \"offline_access\"]\nbogus = 1\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "listen = \"1.2.3.4:1\"\nscopes = [\"read:me\", \"offline_access\"]\nbogus = 1\n")
+            .unwrap();
         let secret = dir.path().join("secret");
         std::fs::write(&secret, "s3cret\n").unwrap();
-        let raw = RawConfig::load(
-            Some(&path),
-            env(&[("THREELO_CLIENT_SECRET_FILE", secret.to_str().unwrap())]),
-        );
+        let raw = RawConfig::load(Some(&path), env(&[("THREELO_CLIENT_SECRET_FILE", secret.to_str().unwrap())]));
         assert_eq!(raw.get("listen"), Some("1.2.3.4:1"));
         assert_eq!(raw.get("scopes"), Some("read:me offline_access"));
         assert_eq!(raw.get("client_secret"), Some("s3cret"));

@@ -26,10 +26,7 @@ fn load(pairs: Vec<(&'static str, String)>) -> Result<Settings, ConfigError> {
 fn serve_with_the_required_values_uses_the_documented_defaults() {
     let settings = load(valid()).unwrap();
     assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(
-        settings.public_url.callback_url(),
-        "http://localhost:8080/auth/callback"
-    );
+    assert_eq!(settings.public_url.callback_url(), "http://localhost:8080/auth/callback");
     assert_eq!(settings.auth_url.as_str(), "https://auth.atlassian.com/");
     assert!(settings.scopes.contains(&"offline_access".to_owned()));
     assert_eq!(settings.session.idle_timeout, Duration::from_secs(12 * 3600));
@@ -77,10 +74,7 @@ fn an_idle_timeout_longer_than_the_lifetime_is_refused() {
     let mut pairs = valid();
     pairs.push(("THREELO_SESSION_IDLE_TIMEOUT", "8d".to_owned()));
     let err = load(pairs).unwrap_err();
-    assert!(
-        err.to_string().contains("longer than THREELO_SESSION_LIFETIME"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("longer than THREELO_SESSION_LIFETIME"), "{err}");
 }
 
 #[test]

@@ -23,11 +23,7 @@ pub(crate) struct Caller {
 impl Caller {
     /// 401 "scope does not match" unless the grant holds `scope`.
     pub(crate) fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.scopes.iter().any(|s| s == scope) {
-            Ok(())
-        } else {
-            Err(ApiError::ScopeMismatch)
-        }
+        if self.scopes.iter().any(|s| s == scope) { Ok(()) } else { Err(ApiError::ScopeMismatch) }
     }
 
     /// The site behind `cloud_id` if this user has it and it runs `product`.
@@ -54,11 +50,7 @@ pub(crate) fn authenticate(req: &HttpRequest, state: &Mutex<State>) -> Result<Ca
     let state = lock(state);
     let bearer = state.bearer(token).ok_or(ApiError::Unauthorized)?;
     let user = seed::user(&bearer.login).ok_or(ApiError::Unauthorized)?;
-    Ok(Caller {
-        user,
-        scopes: bearer.scopes,
-        base_url: state.base_url.clone(),
-    })
+    Ok(Caller { user, scopes: bearer.scopes, base_url: state.base_url.clone() })
 }
 
 /// `GET /me`: the user's Atlassian account profile (scope `read:me`).

@@ -54,9 +54,7 @@ struct ErrorPage<'a> {
 
 /// A 400 error page. Like Atlassian, a bad client or callback never redirects.
 fn error_page(title: &str, message: &str) -> HttpResponse {
-    let html = ErrorPage { title, message }
-        .render()
-        .unwrap_or_else(|_| "<h1>Something went wrong</h1>".to_owned());
+    let html = ErrorPage { title, message }.render().unwrap_or_else(|_| "<h1>Something went wrong</h1>".to_owned());
     HttpResponse::BadRequest()
         .insert_header((CACHE_CONTROL, "no-store"))
         .content_type("text/html; charset=utf-8")
@@ -82,10 +80,7 @@ fn validate(params: &Params, st: &State) -> Result<AuthRequest, Rejection> {
     // One value per parameter: a second `redirect_uri` would make matching ambiguous.
     let single = |name: &str| match params.all(name).count() {
         0 | 1 => Ok(params.get(name).unwrap_or_default().to_owned()),
-        _ => Err(reject(
-            "Invalid request",
-            &format!("The parameter {name} appears more than once."),
-        )),
+        _ => Err(reject("Invalid request", &format!("The parameter {name} appears more than once."))),
     };
     let client_id = single("client_id")?;
     if client_id.is_empty() || client_id != st.config.client_id {
@@ -95,35 +90,21 @@ fn validate(params: &Params, st: &State) -> Result<AuthRequest, Rejection> {
         ));
     }
     let redirect_uri = single("redirect_uri")?;
-    if !st
-        .config
-        .redirect_uris
-        .iter()
-        .any(|r| r.as_bytes() == redirect_uri.as_bytes())
-    {
+    if !st.config.redirect_uris.iter().any(|r| r.as_bytes() == redirect_uri.as_bytes()) {
         return Err(reject(
             "Invalid redirect_uri",
             "The redirect_uri does not match any callback URL registered for this app (matched exactly, including scheme, port, path and trailing slash).",
         ));
     }
     if Url::parse(&redirect_uri).is_err() {
-        return Err(reject(
-            "Invalid redirect_uri",
-            "The registered callback URL is not an absolute URL.",
-        ));
+        return Err(reject("Invalid redirect_uri", "The registered callback URL is not an absolute URL."));
     }
     if single("audience")? != "api.atlassian.com" {
-        return Err(reject(
-            "Invalid audience",
-            "The audience parameter must be api.atlassian.com.",
-        ));
+        return Err(reject("Invalid audience", "The audience parameter must be api.atlassian.com."));
     }
     let response_type = single("response_type")?;
     if response_type != "code" {
-        return Err(reject(
-            "Unsupported response_type",
-            "Only response_type=code is supported.",
-        ));
+        return Err(reject("Unsupported response_type", "Only response_type=code is supported."));
     }
     let state = single("state")?;
     if state.is_empty() {
@@ -133,10 +114,7 @@ fn validate(params: &Params, st: &State) -> Result<AuthRequest, Rejection> {
     let mut scopes: Vec<String> = Vec::new();
     for scope in scope_param.split_whitespace() {
         if !scopes::is_known(scope) {
-            return Err(reject(
-                "Invalid scope",
-                &format!("The scope {scope} is not a valid scope."),
-            ));
+            return Err(reject("Invalid scope", &format!("The scope {scope} is not a valid scope.")));
         }
         if !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
@@ -146,38 +124,22 @@ fn validate(params: &Params, st: &State) -> Result<AuthRequest, Rejection> {
         return Err(reject("Invalid scope", "At least one scope must be requested."));
     }
     let prompt = params.get("prompt").map(str::to_owned);
-    Ok(AuthRequest {
-        client_id,
-        redirect_uri,
-        state,
-        scopes,
-        scope_param,
-        prompt,
-    })
+    Ok(AuthRequest { client_id, redirect_uri, state, scopes, scope_param, prompt })
 }
 
 /// `redirect_uri` plus `pairs`, encoding spaces as `%20` like Atlassian (the form
 /// serializer writes `+`; a literal plus is already `%2B`, so every `+` left is a space).
 fn redirect(redirect_uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
     let Ok(mut url) = Url::parse(redirect_uri) else {
-        return error_page(
-            "Invalid redirect_uri",
-            "The registered callback URL is not an absolute URL.",
-        );
+        return error_page("Invalid redirect_uri", "The registered callback URL is not an absolute URL.");
     };
-    let extra = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-        .replace('+', "%20");
+    let extra = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().replace('+', "%20");
     let query = match url.query() {
         Some(existing) if !existing.is_empty() => format!("{existing}&{extra}"),
         _ => extra,
     };
     url.set_query(Some(&query));
-    HttpResponse::Found()
-        .insert_header((LOCATION, url.as_str()))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish()
+    HttpResponse::Found().insert_header((LOCATION, url.as_str())).insert_header((CACHE_CONTROL, "no-store")).finish()
 }
 
 fn accept(st: &mut State, request: &AuthRequest, user: &SeedUser) -> HttpResponse {
@@ -205,10 +167,7 @@ pub(crate) async fn authorize(req: HttpRequest, state: web::Data<Mutex<State>>) 
     match st.config.consent.clone() {
         ConsentMode::Accept { login } => match seed::user(&login) {
             Some(user) => accept(&mut st, &request, user),
-            None => error_page(
-                "Unknown user",
-                "The emulator's consent mode names a user that does not exist.",
-            ),
+            None => error_page("Unknown user", "The emulator's consent mode names a user that does not exist."),
         },
         ConsentMode::Cancel => cancel(&request),
         ConsentMode::Manual => consent_page(&request),
@@ -237,11 +196,7 @@ fn consent_page(request: &AuthRequest) -> HttpResponse {
         state: &request.state,
         scope: &request.scope_param,
         prompt: request.prompt.as_deref().unwrap_or_default(),
-        permissions: request
-            .scopes
-            .iter()
-            .map(|s| (s.as_str(), scopes::describe(s)))
-            .collect(),
+        permissions: request.scopes.iter().map(|s| (s.as_str(), scopes::describe(s))).collect(),
         users,
     };
     match page.render() {

@@ -20,9 +20,7 @@ fn enter(req: &HttpRequest, state: &Mutex<State>, scope: &str) -> Result<(Caller
     let caller = authenticate(req, state)?;
     caller.require(scope)?;
     let cloud_id = req.match_info().get("cloud_id").unwrap_or_default();
-    let site = caller
-        .site(cloud_id, Product::Confluence)
-        .ok_or_else(ApiError::wiki_not_found)?;
+    let site = caller.site(cloud_id, Product::Confluence).ok_or_else(ApiError::wiki_not_found)?;
     Ok((caller, site))
 }
 
@@ -93,13 +91,8 @@ fn spaces_on(site: &SeedSite) -> Vec<&'static Space> {
 pub(crate) async fn spaces(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:space:confluence")?;
     let bind = format!("spaces|{}|{}", site.cloud_id, caller.user.login);
-    let listing = Listing::build(
-        &Params::query(&req),
-        &spaces_on(site),
-        "/wiki/api/v2/spaces",
-        &bind,
-        |s| space_json(s),
-    )?;
+    let listing =
+        Listing::build(&Params::query(&req), &spaces_on(site), "/wiki/api/v2/spaces", &bind, |s| space_json(s))?;
     Ok(listing.respond(site))
 }
 
@@ -107,10 +100,7 @@ pub(crate) async fn spaces(req: HttpRequest, state: web::Data<Mutex<State>>) -> 
 pub(crate) async fn space(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (_, site) = enter(&req, &state, "read:space:confluence")?;
     let id = req.match_info().get("id").unwrap_or_default();
-    let space = spaces_on(site)
-        .into_iter()
-        .find(|s| s.id == id)
-        .ok_or_else(ApiError::wiki_not_found)?;
+    let space = spaces_on(site).into_iter().find(|s| s.id == id).ok_or_else(ApiError::wiki_not_found)?;
     Ok(HttpResponse::Ok().json(space_json(space)))
 }
 
@@ -122,11 +112,8 @@ fn webui(page: &Page) -> String {
 
 /// A page as v2 lists it, with its body when `body-format=storage` was asked for.
 fn page_json(page: &Page, with_body: bool) -> Value {
-    let body = if with_body {
-        json!({"storage": {"value": page.body, "representation": "storage"}})
-    } else {
-        json!({})
-    };
+    let body =
+        if with_body { json!({"storage": {"value": page.body, "representation": "storage"}}) } else { json!({}) };
     json!({
         "id": page.id, "status": "current", "title": page.title, "spaceId": page.space_id,
         "parentId": page.parent_id, "parentType": page.parent_id.map(|_| "page"),
@@ -174,12 +161,7 @@ pub(crate) async fn pages(req: HttpRequest, state: web::Data<Mutex<State>>) -> R
     let (caller, site) = enter(&req, &state, "read:page:confluence")?;
     let params = Params::query(&req);
     let mut space_ids: Vec<String> = Vec::new();
-    for id in params
-        .all("space-id")
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-    {
+    for id in params.all("space-id").flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty()) {
         if id.parse::<u64>().is_err() {
             return Err(ApiError::wiki_bad_request(format!("Invalid value for space-id: {id}")));
         }
@@ -197,10 +179,7 @@ pub(crate) async fn pages(req: HttpRequest, state: web::Data<Mutex<State>>) -> R
 pub(crate) async fn space_pages(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:page:confluence")?;
     let id = req.match_info().get("id").unwrap_or_default();
-    let space = spaces_on(site)
-        .into_iter()
-        .find(|s| s.id == id)
-        .ok_or_else(ApiError::wiki_not_found)?;
+    let space = spaces_on(site).into_iter().find(|s| s.id == id).ok_or_else(ApiError::wiki_not_found)?;
     let path = format!("/wiki/api/v2/spaces/{}/pages", space.id);
     list_pages(&req, site, &[space.id.to_owned()], &path, caller.user.login)
 }

@@ -71,12 +71,7 @@ impl State {
         let grant = self.grants.len();
         record.grant = Some(grant);
         let (login, scopes) = (record.login.clone(), record.scopes.clone());
-        self.grants.push(Grant {
-            login,
-            scopes,
-            created_at: now,
-            revoked: false,
-        });
+        self.grants.push(Grant { login, scopes, created_at: now, revoked: false });
         Some(self.issue_tokens(grant))
     }
 
@@ -109,10 +104,7 @@ impl State {
         if grant.revoked || self.now() >= record.expires_at {
             return None;
         }
-        Some(Bearer {
-            login: grant.login.clone(),
-            scopes: grant.scopes.clone(),
-        })
+        Some(Bearer { login: grant.login.clone(), scopes: grant.scopes.clone() })
     }
 
     fn revoke(&mut self, grant: usize) {
@@ -126,31 +118,16 @@ impl State {
         let ttl = self.config.access_token_ttl;
         // Long and of varying length, like Atlassian's JWT-sized tokens.
         let access_token = random_secret(240, 1100);
-        self.access.insert(
-            access_token.clone(),
-            AccessToken {
-                grant: grant_id,
-                expires_at: now + ttl,
-            },
-        );
+        self.access.insert(access_token.clone(), AccessToken { grant: grant_id, expires_at: now + ttl });
         self.issued.push(access_token.clone());
         let scopes = self.grants.get(grant_id).map(|g| g.scopes.clone()).unwrap_or_default();
         let refresh_token = scopes.iter().any(|s| s == "offline_access").then(|| {
             let token = random_secret(180, 420);
-            let record = RefreshToken {
-                grant: grant_id,
-                issued_at: now,
-                retired_at: None,
-            };
+            let record = RefreshToken { grant: grant_id, issued_at: now, retired_at: None };
             self.refresh.insert(token.clone(), record);
             self.issued.push(token.clone());
             token
         });
-        TokenSet {
-            access_token,
-            expires_in: ttl.as_secs(),
-            scope: scopes.join(" "),
-            refresh_token,
-        }
+        TokenSet { access_token, expires_in: ttl.as_secs(), scope: scopes.join(" "), refresh_token }
     }
 }

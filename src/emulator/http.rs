@@ -102,9 +102,7 @@ impl ResponseError for ApiError {
 
 /// FNV-1a: a stable fingerprint that ties a cursor to the query it pages through.
 fn fingerprint(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// An opaque cursor for `offset` within the listing described by `bind`.

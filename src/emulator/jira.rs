@@ -22,9 +22,7 @@ fn enter(req: &HttpRequest, state: &Mutex<State>, scope: &str) -> Result<(Caller
     let caller = authenticate(req, state)?;
     caller.require(scope)?;
     let cloud_id = req.match_info().get("cloud_id").unwrap_or_default();
-    let site = caller
-        .site(cloud_id, Product::Jira)
-        .ok_or_else(|| ApiError::jira(404, NO_SITE))?;
+    let site = caller.site(cloud_id, Product::Jira).ok_or_else(|| ApiError::jira(404, NO_SITE))?;
     Ok((caller, site))
 }
 
@@ -60,15 +58,13 @@ struct SearchArgs {
 pub(crate) async fn search_get(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
     let (caller, site) = enter(&req, &state, "read:jira-work")?;
     let params = Params::query(&req);
-    let max_results = match params.get("maxResults") {
-        None => None,
-        Some(raw) => Some(raw.trim().parse::<i64>().map_err(|_| {
-            ApiError::jira(
-                400,
-                format!("The value '{raw}' is invalid for the maxResults parameter."),
-            )
-        })?),
-    };
+    let max_results =
+        match params.get("maxResults") {
+            None => None,
+            Some(raw) => Some(raw.trim().parse::<i64>().map_err(|_| {
+                ApiError::jira(400, format!("The value '{raw}' is invalid for the maxResults parameter."))
+            })?),
+        };
     let args = SearchArgs {
         jql: params.get("jql").unwrap_or_default().to_owned(),
         fields: select_fields(params.all("fields")),
@@ -93,10 +89,7 @@ pub(crate) async fn search_post(
     };
     let max_results = match body.get("maxResults") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_i64()
-                .ok_or_else(|| ApiError::jira(400, "maxResults must be an integer."))?,
-        ),
+        Some(v) => Some(v.as_i64().ok_or_else(|| ApiError::jira(400, "maxResults must be an integer."))?),
     };
     let args = SearchArgs {
         jql: body.get("jql").and_then(Value::as_str).unwrap_or_default().to_owned(),
@@ -127,10 +120,7 @@ pub(crate) async fn issue(req: HttpRequest, state: web::Data<Mutex<State>>) -> R
     let issue = seed::issue(site.name, key)
         .ok_or_else(|| ApiError::jira(404, "Issue does not exist or you do not have permission to see it."))?;
     if issue.restricted {
-        return Err(ApiError::jira(
-            403,
-            "You do not have the permission to see the specified issue.",
-        ));
+        return Err(ApiError::jira(403, "You do not have the permission to see the specified issue."));
     }
     let params = Params::query(&req);
     let fields = select_fields(params.all("fields")).unwrap_or_else(|| FIELDS.to_vec());
@@ -140,10 +130,7 @@ pub(crate) async fn issue(req: HttpRequest, state: web::Data<Mutex<State>>) -> R
 fn json_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(ApiError::jira(
-            400,
-            "Invalid request payload. Refer to the REST API documentation and try again.",
-        )),
+        _ => Err(ApiError::jira(400, "Invalid request payload. Refer to the REST API documentation and try again.")),
     }
 }
 
@@ -151,9 +138,8 @@ fn json_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 /// security level are left out silently, as Jira does.
 fn visible_hits(caller: &Caller, site: &SeedSite, jql: &str) -> Result<Vec<&'static Issue>, ApiError> {
     let query = jql::parse(jql).map_err(|message| ApiError::jira(400, message))?;
-    let mut hits: Vec<&Issue> = seed::issues_on(site.name)
-        .filter(|i| !i.restricted && query.matches(i, caller.user))
-        .collect();
+    let mut hits: Vec<&Issue> =
+        seed::issues_on(site.name).filter(|i| !i.restricted && query.matches(i, caller.user)).collect();
     hits.sort_by(|a, b| query.compare(a, b));
     Ok(hits)
 }

@@ -26,11 +26,7 @@ pub(crate) const FIELDS: [&str; 13] = [
 /// Jira's `fields` list: comma separated, repeatable, `*all`/`*navigable` for everything,
 /// `-name` to drop one, unknown names ignored. `None` when nothing was asked for.
 pub(crate) fn select_fields<'a>(values: impl Iterator<Item = &'a str>) -> Option<Vec<&'static str>> {
-    let names: Vec<&str> = values
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect();
+    let names: Vec<&str> = values.flat_map(|v| v.split(',')).map(str::trim).filter(|n| !n.is_empty()).collect();
     if names.is_empty() {
         return None;
     }
@@ -75,11 +71,7 @@ pub(crate) fn issue_json(issue: &Issue, fields: Option<&[&str]>, base: &str, sit
     let api = format!("{base}/ex/jira/{}/rest/api/3", site.cloud_id);
     let mut out = json!({"id": issue.id.to_string(), "key": issue.key, "self": format!("{api}/issue/{}", issue.id)});
     let Some(fields) = fields else { return out };
-    let person = |login: Option<&str>| {
-        login
-            .and_then(seed::user)
-            .map_or(Value::Null, |u| user_json(u, base, site))
-    };
+    let person = |login: Option<&str>| login.and_then(seed::user).map_or(Value::Null, |u| user_json(u, base, site));
     let s = issue.status;
     let color = match s.category_key {
         "new" => "blue-gray",

@@ -78,10 +78,7 @@ fn tokenize(jql: &str) -> Result<Vec<Tok>, String> {
             }
             '"' | '\'' => {
                 let end = chars[i + 1..].iter().position(|&q| q == c).ok_or_else(|| {
-                    format!(
-                        "Error in the JQL Query: The quoted string starting at character {} is not closed.",
-                        i + 1
-                    )
+                    format!("Error in the JQL Query: The quoted string starting at character {} is not closed.", i + 1)
                 })?;
                 toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
                 i += end + 2;
@@ -166,9 +163,7 @@ pub(crate) fn parse(jql: &str) -> Result<Query, String> {
         pos += 1;
         let empty = value.eq_ignore_ascii_case("empty") || value.eq_ignore_ascii_case("null");
         if empty_test != empty {
-            return Err(format!(
-                "Error in the JQL Query: 'is' only compares with EMPTY (near '{field}')."
-            ));
+            return Err(format!("Error in the JQL Query: 'is' only compares with EMPTY (near '{field}')."));
         }
         conds.push(match field.as_str() {
             "assignee" if empty => Cond::Assignee(None, eq),

@@ -77,10 +77,7 @@ impl Emulator {
         let state = Arc::new(Mutex::new(State::new(config, base_url.clone())));
         let data = web::Data::from(Arc::clone(&state));
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .wrap(from_fn(observe::observe))
-                .configure(routes)
+            App::new().app_data(data.clone()).wrap(from_fn(observe::observe)).configure(routes)
         })
         .workers(2)
         // The host app owns Ctrl-C; the emulator must not react to it on its own.
@@ -90,14 +87,7 @@ impl Emulator {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Ok(Emulator {
-            inner: Arc::new(Inner {
-                state,
-                port: addr.port(),
-                base_url,
-                server: handle,
-            }),
-        })
+        Ok(Emulator { inner: Arc::new(Inner { state, port: addr.port(), base_url, server: handle }) })
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash; both the auth and the API base URL.
@@ -208,10 +198,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/authorize", web::get().to(auth::authorize))
         .route("/authorize/decision", web::post().to(auth::decision))
         .route("/oauth/token", web::post().to(token::token))
-        .route(
-            "/oauth/token/accessible-resources",
-            web::get().to(api::accessible_resources),
-        )
+        .route("/oauth/token/accessible-resources", web::get().to(api::accessible_resources))
         .route("/me", web::get().to(api::me))
         .route(&format!("{JIRA}/myself"), web::get().to(jira::myself))
         .route(&format!("{JIRA}/search"), web::route().to(jira::search_gone))
@@ -224,10 +211,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(&format!("{JIRA}/issue/{{key}}"), web::get().to(jira::issue))
         .route(&format!("{WIKI}/spaces"), web::get().to(confluence::spaces))
         .route(&format!("{WIKI}/spaces/{{id}}"), web::get().to(confluence::space))
-        .route(
-            &format!("{WIKI}/spaces/{{id}}/pages"),
-            web::get().to(confluence::space_pages),
-        )
+        .route(&format!("{WIKI}/spaces/{{id}}/pages"), web::get().to(confluence::space_pages))
         .route(&format!("{WIKI}/pages"), web::get().to(confluence::pages))
         .route(&format!("{WIKI}/pages/{{id}}"), web::get().to(confluence::page))
         .default_service(web::to(api::not_found));

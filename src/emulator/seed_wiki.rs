@@ -26,27 +26,9 @@ pub(crate) struct Page {
 
 /// Spaces, in the order the API lists them.
 pub(crate) static SPACES: [Space; 3] = [
-    Space {
-        id: "98305",
-        key: "ENG",
-        name: "Engineering",
-        site: "acme",
-        homepage_id: "163841",
-    },
-    Space {
-        id: "98306",
-        key: "OPS",
-        name: "Operations",
-        site: "acme",
-        homepage_id: "163861",
-    },
-    Space {
-        id: "98307",
-        key: "HR",
-        name: "People & Culture",
-        site: "acme",
-        homepage_id: "163881",
-    },
+    Space { id: "98305", key: "ENG", name: "Engineering", site: "acme", homepage_id: "163841" },
+    Space { id: "98306", key: "OPS", name: "Operations", site: "acme", homepage_id: "163861" },
+    Space { id: "98307", key: "HR", name: "People & Culture", site: "acme", homepage_id: "163881" },
 ];
 
 const fn page(
@@ -59,16 +41,7 @@ const fn page(
     body: &'static str,
 ) -> Page {
     let author = if version.is_multiple_of(2) { BOB } else { ALICE };
-    Page {
-        id,
-        space_id,
-        title,
-        parent_id,
-        version,
-        created_at,
-        author,
-        body,
-    }
+    Page { id, space_id, title, parent_id, version, created_at, author, body }
 }
 
 /// The page whose body tries every trick a sanitizer must undo.
@@ -76,24 +49,8 @@ pub(crate) const HOSTILE_PAGE: &str = "163845";
 
 /// Every page, homepages first within each space.
 pub(crate) static PAGES: [Page; 13] = [
-    page(
-        "163841",
-        "98305",
-        "Engineering Home",
-        None,
-        7,
-        "2026-09-01T08:00:00.000Z",
-        ENG_HOME,
-    ),
-    page(
-        "163842",
-        "98305",
-        "Architecture overview",
-        Some("163841"),
-        12,
-        "2026-09-03T13:20:11.482Z",
-        ARCHITECTURE,
-    ),
+    page("163841", "98305", "Engineering Home", None, 7, "2026-09-01T08:00:00.000Z", ENG_HOME),
+    page("163842", "98305", "Architecture overview", Some("163841"), 12, "2026-09-03T13:20:11.482Z", ARCHITECTURE),
     page(
         "163843",
         "98305",
@@ -121,78 +78,14 @@ pub(crate) static PAGES: [Page; 13] = [
         "2026-10-20T11:11:11.111Z",
         HOSTILE,
     ),
-    page(
-        "163846",
-        "98305",
-        "Release process",
-        Some("163842"),
-        9,
-        "2026-09-21T10:30:00.000Z",
-        RELEASE,
-    ),
-    page(
-        "163861",
-        "98306",
-        "Operations Home",
-        None,
-        2,
-        "2026-09-02T08:00:00.000Z",
-        OPS_HOME,
-    ),
-    page(
-        "163862",
-        "98306",
-        "On-call runbook",
-        Some("163861"),
-        15,
-        "2026-09-05T07:15:42.000Z",
-        RUNBOOK,
-    ),
-    page(
-        "163863",
-        "98306",
-        "Backup and restore",
-        Some("163861"),
-        6,
-        "2026-09-12T12:00:00.000Z",
-        BACKUP,
-    ),
-    page(
-        "163864",
-        "98306",
-        "Vendor contacts",
-        Some("163861"),
-        2,
-        "2026-10-01T09:00:00.000Z",
-        VENDORS,
-    ),
-    page(
-        "163881",
-        "98307",
-        "People & Culture Home",
-        None,
-        1,
-        "2026-09-02T09:00:00.000Z",
-        HR_HOME,
-    ),
-    page(
-        "163882",
-        "98307",
-        "Holiday calendar 2027",
-        Some("163881"),
-        2,
-        "2026-11-02T10:00:00.000Z",
-        HOLIDAYS,
-    ),
-    page(
-        "163883",
-        "98307",
-        "Expense policy",
-        Some("163881"),
-        5,
-        "2026-09-15T14:25:00.000Z",
-        EXPENSES,
-    ),
+    page("163846", "98305", "Release process", Some("163842"), 9, "2026-09-21T10:30:00.000Z", RELEASE),
+    page("163861", "98306", "Operations Home", None, 2, "2026-09-02T08:00:00.000Z", OPS_HOME),
+    page("163862", "98306", "On-call runbook", Some("163861"), 15, "2026-09-05T07:15:42.000Z", RUNBOOK),
+    page("163863", "98306", "Backup and restore", Some("163861"), 6, "2026-09-12T12:00:00.000Z", BACKUP),
+    page("163864", "98306", "Vendor contacts", Some("163861"), 2, "2026-10-01T09:00:00.000Z", VENDORS),
+    page("163881", "98307", "People & Culture Home", None, 1, "2026-09-02T09:00:00.000Z", HR_HOME),
+    page("163882", "98307", "Holiday calendar 2027", Some("163881"), 2, "2026-11-02T10:00:00.000Z", HOLIDAYS),
+    page("163883", "98307", "Expense policy", Some("163881"), 5, "2026-09-15T14:25:00.000Z", EXPENSES),
 ];
 
 const ENG_HOME: &str = r#"<h1>Welcome to Engineering</h1><p>This space holds our <strong>design docs</strong>, runbooks and postmortems.</p><ac:structured-macro ac:name="info" ac:schema-version="1"><ac:rich-text-body><p>New here? Start with the <ac:link><ri:page ri:content-title="Onboarding checklist for new engineers" /></ac:link>.</p></ac:rich-text-body></ac:structured-macro><h2>Teams</h2><ul><li><p>Platform</p></li><li><p>Payments</p></li><li><p>Mobile</p></li></ul>"#;

@@ -115,11 +115,7 @@ impl State {
     pub(crate) fn inject(&mut self, prefix: &str, fault: Fault, times: u32) {
         if times > 0 {
             let prefix = prefix.to_owned();
-            self.faults.push(FaultRule {
-                prefix,
-                fault,
-                remaining: times,
-            });
+            self.faults.push(FaultRule { prefix, fault, remaining: times });
         }
     }
 

@@ -39,20 +39,13 @@ fn success(tokens: TokenSet) -> HttpResponse {
     if let (Some(refresh), Some(map)) = (tokens.refresh_token, body.as_object_mut()) {
         map.insert("refresh_token".to_owned(), Value::String(refresh));
     }
-    HttpResponse::Ok()
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header((PRAGMA, "no-cache"))
-        .json(body)
+    HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).insert_header((PRAGMA, "no-cache")).json(body)
 }
 
 /// Atlassian documents JSON bodies and also takes form bodies (what the `oauth2` crate
 /// sends). Without a telling content type, a body starting with `{` is taken as JSON.
 fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<Params, String> {
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let json = content_type.contains("json")
         || (!content_type.contains("x-www-form-urlencoded") && body.trim_ascii_start().starts_with(b"{"));
     if !json {
@@ -85,11 +78,7 @@ fn credentials(req: &HttpRequest, params: &Params) -> Option<(String, String)> {
     }
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let unform = |s: &str| {
-        url::form_urlencoded::parse(format!("v={s}").as_bytes())
-            .map(|(_, v)| v.into_owned())
-            .next()
-    };
+    let unform = |s: &str| url::form_urlencoded::parse(format!("v={s}").as_bytes()).map(|(_, v)| v.into_owned()).next();
     Some((unform(id).unwrap_or_default(), unform(secret).unwrap_or_default()))
 }
 
@@ -132,11 +121,7 @@ pub(crate) async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<M
             };
             match st.use_refresh_token(refresh_token) {
                 Some(tokens) => success(tokens),
-                None => error(
-                    StatusCode::FORBIDDEN,
-                    "invalid_grant",
-                    "Unknown or invalid refresh token.",
-                ),
+                None => error(StatusCode::FORBIDDEN, "invalid_grant", "Unknown or invalid refresh token."),
             }
         }
         _ => error(

@@ -65,11 +65,7 @@ pub async fn spaces(
     let mut sections = Vec::new();
     for (space, result) in spaces.into_iter().zip(results) {
         sections.push(match result {
-            Ok(pages) => SpaceSection {
-                space,
-                pages,
-                notice: None,
-            },
+            Ok(pages) => SpaceSection { space, pages, notice: None },
             Err(err @ (AppError::GrantEnded(_) | AppError::ScopeMissing(_))) => return Err(err),
             Err(_) => SpaceSection {
                 space,

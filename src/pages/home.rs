@@ -81,22 +81,13 @@ async fn dashboard(user: OnBehalf, base: &str) -> Result<HttpResponse, AppError>
             },
             // The whole session is over: no point showing the other sites.
             Err(err @ AppError::GrantEnded(_)) => return Err(err),
-            Err(err) => SiteIssues {
-                notice: Some(site_notice(&err)),
-                issues: Vec::new(),
-                more: false,
-                site,
-                issues_href,
-            },
+            Err(err) => {
+                SiteIssues { notice: Some(site_notice(&err)), issues: Vec::new(), more: false, site, issues_href }
+            }
         };
         jira_sites.push(section);
     }
-    html(Dashboard {
-        base,
-        chrome: Chrome::new(base, user.signed_in(), None),
-        site_count,
-        jira_sites,
-    })
+    html(Dashboard { base, chrome: Chrome::new(base, user.signed_in(), None), site_count, jira_sites })
 }
 
 /// A one-line explanation of why a site's issues are missing.

@@ -19,12 +19,7 @@ impl IssueRow {
     /// `issues_href` is the site's issue list URL, e.g. `/atl/sites/<cloudId>/jira/issues`.
     pub fn new(issue: &IssueSummary, issues_href: &str) -> IssueRow {
         let fields = &issue.fields;
-        let status_class = match fields
-            .status
-            .as_ref()
-            .and_then(|s| s.category.as_ref())
-            .map(|c| c.key.as_str())
-        {
+        let status_class = match fields.status.as_ref().and_then(|s| s.category.as_ref()).map(|c| c.key.as_str()) {
             Some("new") => "new",
             Some("indeterminate") => "indeterminate",
             Some("done") => "done",

@@ -51,11 +51,7 @@ pub async fn issues(
     let result = user
         .call(|access| {
             let (atlassian, id, token) = (atlassian.clone(), id.clone(), token.clone());
-            async move {
-                atlassian
-                    .my_open_issues(&access, &id, token.as_deref(), PAGE_SIZE)
-                    .await
-            }
+            async move { atlassian.my_open_issues(&access, &id, token.as_deref(), PAGE_SIZE).await }
         })
         .await;
     let found = match result {
@@ -128,18 +124,9 @@ pub async fn issue(
         ("Status", name(fields.status.as_ref().map(|s| s.name.clone()))),
         ("Type", name(fields.issuetype.as_ref().map(|t| t.name.clone()))),
         ("Priority", name(fields.priority.as_ref().map(|p| p.name.clone()))),
-        (
-            "Project",
-            name(fields.project.as_ref().map(|p| format!("{} ({})", p.name, p.key))),
-        ),
-        (
-            "Assignee",
-            name(fields.assignee.as_ref().map(|p| p.display_name.clone())),
-        ),
-        (
-            "Reporter",
-            name(fields.reporter.as_ref().map(|p| p.display_name.clone())),
-        ),
+        ("Project", name(fields.project.as_ref().map(|p| format!("{} ({})", p.name, p.key)))),
+        ("Assignee", name(fields.assignee.as_ref().map(|p| p.display_name.clone()))),
+        ("Reporter", name(fields.reporter.as_ref().map(|p| p.display_name.clone()))),
         ("Created", name(Some(short_time(fields.created.as_deref())))),
         ("Updated", name(Some(short_time(fields.updated.as_deref())))),
     ];

@@ -21,9 +21,5 @@ struct SitesPage<'a> {
 pub async fn sites(user: OnBehalf, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
     let sites = user.sites().await?;
-    html(SitesPage {
-        base,
-        chrome: Chrome::new(base, user.signed_in(), None),
-        sites,
-    })
+    html(SitesPage { base, chrome: Chrome::new(base, user.signed_in(), None), sites })
 }

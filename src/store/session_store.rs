@@ -88,10 +88,7 @@ pub enum SessionBackend {
 impl SessionBackend {
     /// actix-session's Redis store on our pool, with our key prefix.
     pub async fn redis(pool: deadpool_redis::Pool) -> anyhow::Result<Self> {
-        let store = RedisSessionStore::builder_pooled(pool)
-            .cache_keygen(session_key_name)
-            .build()
-            .await?;
+        let store = RedisSessionStore::builder_pooled(pool).cache_keygen(session_key_name).build().await?;
         Ok(SessionBackend::Redis(store))
     }
 }

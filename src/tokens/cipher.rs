@@ -61,10 +61,7 @@ impl KeyRing {
             };
             let id = id.trim();
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                problems.push(format!(
-                    "entry {}: key id must be letters, digits, - or _ (like `k1`)",
-                    index + 1
-                ));
+                problems.push(format!("entry {}: key id must be letters, digits, - or _ (like `k1`)", index + 1));
                 continue;
             }
             if keys.iter().any(|k: &RingKey| k.id == id) {
@@ -72,36 +69,27 @@ impl KeyRing {
                 continue;
             }
             match STANDARD.decode(encoded.trim()) {
-                Ok(bytes) if bytes.len() == 32 => keys.push(RingKey {
-                    id: id.to_owned(),
-                    cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
-                }),
+                Ok(bytes) if bytes.len() == 32 => keys
+                    .push(RingKey { id: id.to_owned(), cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)) }),
                 Ok(bytes) => problems.push(format!(
                     "key `{id}` decodes to {} bytes, need 32; generate one with `threelo gen-secret`",
                     bytes.len()
                 )),
-                Err(_) => problems.push(format!(
-                    "key `{id}` is not valid base64; generate one with `threelo gen-secret`"
-                )),
+                Err(_) => {
+                    problems.push(format!("key `{id}` is not valid base64; generate one with `threelo gen-secret`"))
+                }
             }
         }
         if problems.is_empty() && keys.is_empty() {
             problems.push("no keys; generate one with `threelo gen-secret`".to_owned());
         }
-        if problems.is_empty() {
-            Ok(KeyRing { keys })
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(KeyRing { keys }) } else { Err(problems) }
     }
 
     /// A ring of one fresh random key (for `threelo demo`, whose records die with the process).
     pub fn random() -> KeyRing {
         KeyRing {
-            keys: vec![RingKey {
-                id: "demo".to_owned(),
-                cipher: Aes256Gcm::new(&Aes256Gcm::generate_key(OsRng)),
-            }],
+            keys: vec![RingKey { id: "demo".to_owned(), cipher: Aes256Gcm::new(&Aes256Gcm::generate_key(OsRng)) }],
         }
     }
 
@@ -120,10 +108,7 @@ impl KeyRing {
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<String, SealError> {
         let key = self.keys.first().ok_or(SealError)?;
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let ciphertext = key
-            .cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad })
-            .map_err(|_| SealError)?;
+        let ciphertext = key.cipher.encrypt(&nonce, Payload { msg: plaintext, aad }).map_err(|_| SealError)?;
         let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ciphertext);
@@ -133,11 +118,7 @@ impl KeyRing {
     /// Opens a value sealed by any key of the ring with the same `aad`.
     pub fn open(&self, sealed: &str, aad: &[u8]) -> Result<Opened, OpenError> {
         let (id, encoded) = sealed.split_once('.').ok_or(OpenError::Malformed)?;
-        let position = self
-            .keys
-            .iter()
-            .position(|k| k.id == id)
-            .ok_or_else(|| OpenError::UnknownKey(id.to_owned()))?;
+        let position = self.keys.iter().position(|k| k.id == id).ok_or_else(|| OpenError::UnknownKey(id.to_owned()))?;
         let blob = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| OpenError::Malformed)?;
         if blob.len() < NONCE_LEN {
             return Err(OpenError::Malformed);
@@ -147,10 +128,7 @@ impl KeyRing {
             .cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
             .map_err(|_| OpenError::Forged)?;
-        Ok(Opened {
-            plaintext,
-            sealed_with_active_key: position == 0,
-        })
+        Ok(Opened { plaintext, sealed_with_active_key: position == 0 })
     }
 }
 
@@ -215,10 +193,7 @@ mod tests {
         let old = ring(&format!("old:{}", key(1)));
         let new = ring(&format!("new:{}", key(2)));
         let sealed = old.seal(b"secret", b"aad").unwrap();
-        assert_eq!(
-            new.open(&sealed, b"aad").err(),
-            Some(OpenError::UnknownKey("old".into()))
-        );
+        assert_eq!(new.open(&sealed, b"aad").err(), Some(OpenError::UnknownKey("old".into())));
     }
 
     #[test]
@@ -228,10 +203,7 @@ mod tests {
         let after = ring(&format!("k2:{},k1:{}", key(2), key(1)));
         let opened = after.open(&sealed_before, b"aad").unwrap();
         assert_eq!(opened.plaintext, b"secret");
-        assert!(
-            !opened.sealed_with_active_key,
-            "old records must be flagged for resealing"
-        );
+        assert!(!opened.sealed_with_active_key, "old records must be flagged for resealing");
         assert!(after.seal(b"x", b"aad").unwrap().starts_with("k2."));
     }
 

@@ -122,21 +122,14 @@ impl TokenStore {
     pub async fn replace(&self, record: &TokenRecord, expected: u64) -> Result<bool, TokenError> {
         let value = self.seal(record)?;
         let prefix = format!("{expected}:");
-        Ok(self
-            .kv
-            .replace_if_prefix(&Self::key(record.id), &prefix, &value, self.ttl)
-            .await?)
+        Ok(self.kv.replace_if_prefix(&Self::key(record.id), &prefix, &value, self.ttl).await?)
     }
 
     /// The stored form of a record: `<version>:<sealed payload>`, sealed under the active key.
     fn seal(&self, record: &TokenRecord) -> Result<String, TokenError> {
         let payload = Payload {
             access_token: record.tokens.access_token.expose_secret().to_owned(),
-            refresh_token: record
-                .tokens
-                .refresh_token
-                .as_ref()
-                .map(|t| t.expose_secret().to_owned()),
+            refresh_token: record.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_owned()),
             expires_at: record.tokens.expires_at,
             scopes: record.tokens.scopes.clone(),
             consented_at: record.consented_at,
@@ -155,13 +148,10 @@ impl TokenStore {
             .get(&Self::key(id))
             .await?
             .ok_or_else(|| TokenError::Unusable("no such record (expired or signed out)".to_owned()))?;
-        let (_, sealed) = value
-            .split_once(':')
-            .ok_or_else(|| TokenError::Unusable("stored value is malformed".to_owned()))?;
-        let opened = self
-            .ring
-            .open(sealed, &Self::aad(id, account_id))
-            .map_err(|err| TokenError::Unusable(err.to_string()))?;
+        let (_, sealed) =
+            value.split_once(':').ok_or_else(|| TokenError::Unusable("stored value is malformed".to_owned()))?;
+        let opened =
+            self.ring.open(sealed, &Self::aad(id, account_id)).map_err(|err| TokenError::Unusable(err.to_string()))?;
         let payload: Payload = serde_json::from_slice(&opened.plaintext)
             .map_err(|_| TokenError::Unusable("sealed payload is not a token record".to_owned()))?;
         let record = TokenRecord {

@@ -90,21 +90,12 @@ pub fn needs_refresh(record: &TokenRecord) -> bool {
 impl Refresher {
     /// `patience` should cover one token request (the upstream timeout) and some.
     pub fn new(store: TokenStore, atlassian: Atlassian, patience: Duration) -> Self {
-        Refresher {
-            store,
-            atlassian,
-            patience,
-            in_flight: Arc::default(),
-        }
+        Refresher { store, atlassian, patience, in_flight: Arc::default() }
     }
 
     /// `record` itself while its access token is good, else a freshly refreshed record.
     pub async fn fresh(&self, record: TokenRecord) -> Outcome {
-        if needs_refresh(&record) {
-            self.refresh(record).await
-        } else {
-            Ok(record)
-        }
+        if needs_refresh(&record) { self.refresh(record).await } else { Ok(record) }
     }
 
     /// A record with tokens newer than `stale`'s: refreshed now, or by whoever got there first.
@@ -141,11 +132,7 @@ impl Refresher {
         let holder = random_token(16);
         let give_up = Instant::now() + self.patience;
         loop {
-            if kv
-                .set_nx(&lease, &holder, LEASE_TTL)
-                .await
-                .map_err(|e| RefreshError::Unavailable(e.to_string()))?
-            {
+            if kv.set_nx(&lease, &holder, LEASE_TTL).await.map_err(|e| RefreshError::Unavailable(e.to_string()))? {
                 let outcome = self.refresh_holding_lease(&stale, &lease, &holder).await;
                 // Best effort: if this fails the lease simply expires.
                 let _ = kv.delete_if_equal(&lease, &holder).await;
@@ -158,9 +145,7 @@ impl Refresher {
                 return Ok(current);
             }
             if Instant::now() >= give_up {
-                return Err(RefreshError::Timeout(
-                    "another instance's refresh did not land in time".to_owned(),
-                ));
+                return Err(RefreshError::Timeout("another instance's refresh did not land in time".to_owned()));
             }
         }
     }
@@ -181,22 +166,15 @@ impl Refresher {
             }
             if age < PAUSE_AFTER_UNKNOWN_SECS {
                 // Not at once and not in a loop: give Atlassian (or the network) a moment.
-                return Err(RefreshError::Timeout(
-                    "an earlier refresh's outcome is still unknown".into(),
-                ));
+                return Err(RefreshError::Timeout("an earlier refresh's outcome is still unknown".into()));
             }
         }
         let Some(refresh_token) = current.tokens.refresh_token.clone() else {
             self.store.delete(current.id).await?;
-            return Err(RefreshError::GrantEnded(
-                "no refresh token was granted (offline_access)".into(),
-            ));
+            return Err(RefreshError::GrantEnded("no refresh token was granted (offline_access)".into()));
         };
 
-        let call = self
-            .atlassian
-            .oauth()
-            .refresh(self.atlassian.http(), &refresh_token, &current.tokens.scopes);
+        let call = self.atlassian.oauth().refresh(self.atlassian.http(), &refresh_token, &current.tokens.scopes);
         let keep_lease = async {
             loop {
                 tokio::time::sleep(LEASE_TTL / 3).await;
@@ -215,12 +193,8 @@ impl Refresher {
                 if tokens.refresh_token.is_none() {
                     tokens.refresh_token = Some(refresh_token.clone());
                 }
-                let fresh = TokenRecord {
-                    tokens,
-                    version: current.version + 1,
-                    uncertain_since: None,
-                    ..current.clone()
-                };
+                let fresh =
+                    TokenRecord { tokens, version: current.version + 1, uncertain_since: None, ..current.clone() };
                 if self.store.replace(&fresh, current.version).await? {
                     tracing::info!(record = %fresh.id, "tokens refreshed");
                     Ok(fresh)

@@ -29,10 +29,7 @@ async fn a_record_round_trips_and_is_never_stored_in_plaintext() {
     assert_eq!((record.version, record.consented_at), (1, 1_800_000_000));
     let Kv::Memory(map) = &kv else { unreachable!() };
     for (_, value) in map.dump() {
-        assert!(
-            !value.contains("access-AAAA") && !value.contains("refresh-BBBB"),
-            "{value}"
-        );
+        assert!(!value.contains("access-AAAA") && !value.contains("refresh-BBBB"), "{value}");
         assert!(value.starts_with("1:k1."), "{value}");
     }
 }
@@ -45,33 +42,19 @@ async fn a_record_does_not_open_for_another_account_or_under_another_id() {
     assert!(matches!(store.load(id, "acct-2").await, Err(TokenError::Unusable(_))));
     let copied = Uuid::new_v4();
     let value = kv.get(&TokenStore::key(id)).await.unwrap().unwrap();
-    kv.set_ex(&TokenStore::key(copied), &value, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.load(copied, "acct-1").await,
-        Err(TokenError::Unusable(_))
-    ));
+    kv.set_ex(&TokenStore::key(copied), &value, Duration::from_secs(60)).await.unwrap();
+    assert!(matches!(store.load(copied, "acct-1").await, Err(TokenError::Unusable(_))));
 }
 
 #[tokio::test]
 async fn a_new_first_key_keeps_old_records_open_and_a_removed_key_means_sign_in_again() {
     let (k1, k2) = (random_b64(32), random_b64(32));
     let kv = Kv::memory();
-    let id = store(&kv, ring(&format!("k1:{k1}")))
-        .create("acct", tokens(), 0)
-        .await
-        .unwrap();
+    let id = store(&kv, ring(&format!("k1:{k1}"))).create("acct", tokens(), 0).await.unwrap();
     let rotated = store(&kv, ring(&format!("k2:{k2},k1:{k1}")));
     assert!(rotated.load(id, "acct").await.is_ok());
     let fresh = rotated.create("acct", tokens(), 0).await.unwrap();
-    assert!(
-        kv.get(&TokenStore::key(fresh))
-            .await
-            .unwrap()
-            .unwrap()
-            .starts_with("1:k2.")
-    );
+    assert!(kv.get(&TokenStore::key(fresh)).await.unwrap().unwrap().starts_with("1:k2."));
     let dropped = store(&kv, ring(&format!("k2:{k2}")));
     let err = dropped.load(id, "acct").await.unwrap_err();
     assert!(matches!(&err, TokenError::Unusable(m) if m.contains("`k1`")), "{err}");
@@ -81,13 +64,8 @@ async fn a_new_first_key_keeps_old_records_open_and_a_removed_key_means_sign_in_
 async fn missing_or_garbage_records_are_unusable_not_errors() {
     let kv = Kv::memory();
     let store = store(&kv, ring(&format!("k1:{}", random_b64(32))));
-    assert!(matches!(
-        store.load(Uuid::new_v4(), "a").await,
-        Err(TokenError::Unusable(_))
-    ));
+    assert!(matches!(store.load(Uuid::new_v4(), "a").await, Err(TokenError::Unusable(_))));
     let id = Uuid::new_v4();
-    kv.set_ex(&TokenStore::key(id), "garbage", Duration::from_secs(60))
-        .await
-        .unwrap();
+    kv.set_ex(&TokenStore::key(id), "garbage", Duration::from_secs(60)).await.unwrap();
     assert!(matches!(store.load(id, "a").await, Err(TokenError::Unusable(_))));
 }

@@ -52,9 +52,7 @@ pub fn settings_from(env: Vec<(String, String)>, extra: &[(&str, &str)]) -> Sett
 /// The emulator with the test client registered, answering consent at once as `alice`.
 pub async fn start_emulator() -> Emulator {
     let mut config = EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET, "http://unused.invalid/auth/callback");
-    config.consent = ConsentMode::Accept {
-        login: "alice".to_owned(),
-    };
+    config.consent = ConsentMode::Accept { login: "alice".to_owned() };
     Emulator::start(config, "127.0.0.1:0").await.expect("emulator starts")
 }
 
@@ -103,15 +101,7 @@ impl TestApp {
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         launch(listener, &env, &emulator).await;
         let (client, jar) = browser_with_jar();
-        TestApp {
-            address,
-            port,
-            emulator,
-            redis,
-            client,
-            jar,
-            env,
-        }
+        TestApp { address, port, emulator, redis, client, jar, env }
     }
 
     /// Starts another instance on the same emulator and Redis with the same settings but for
@@ -144,20 +134,14 @@ impl TestApp {
     /// Signs `login` in with this app's client through the emulator, returning the final
     /// response of the callback (a redirect on success).
     pub async fn sign_in_as(&self, login: &str) -> reqwest::Response {
-        self.emulator.set_consent(ConsentMode::Accept {
-            login: login.to_owned(),
-        });
+        self.emulator.set_consent(ConsentMode::Accept { login: login.to_owned() });
         sign_in(&self.client, &self.url("/auth/login")).await
     }
 
     /// Signs alice in and checks that it worked.
     pub async fn sign_in(&self) {
         let response = self.sign_in_as("alice").await;
-        assert_eq!(
-            response.status(),
-            StatusCode::SEE_OTHER,
-            "sign-in should end in a redirect"
-        );
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in should end in a redirect");
         let page = self.get("/").await.text().await.expect("body");
         assert!(page.contains("Signed in as Alice Example"), "{page}");
     }
@@ -168,9 +152,7 @@ async fn launch(listener: TcpListener, env: &[(String, String)], emulator: &Emul
     let settings = settings_from(env.to_vec(), &[]);
     emulator.add_redirect_uri(&settings.public_url.callback_url());
     let storage = Storage::Redis(settings.redis_url_or_default());
-    let app = Application::build_on(listener, settings, storage)
-        .await
-        .expect("app builds");
+    let app = Application::build_on(listener, settings, storage).await.expect("app builds");
     tokio::spawn(app.run());
 }
 
@@ -178,32 +160,15 @@ async fn launch(listener: TcpListener, env: &[(String, String)], emulator: &Emul
 /// callback's response.
 pub async fn sign_in(client: &reqwest::Client, login_url: &str) -> reqwest::Response {
     let login = client.get(login_url).send().await.expect("login");
-    assert_eq!(
-        login.status(),
-        StatusCode::SEE_OTHER,
-        "login should redirect to Atlassian"
-    );
+    assert_eq!(login.status(), StatusCode::SEE_OTHER, "login should redirect to Atlassian");
     let authorize = client.get(location(login.headers())).send().await.expect("authorize");
-    assert_eq!(
-        authorize.status(),
-        StatusCode::FOUND,
-        "the emulator should redirect back at once"
-    );
-    client
-        .get(location(authorize.headers()))
-        .send()
-        .await
-        .expect("callback")
+    assert_eq!(authorize.status(), StatusCode::FOUND, "the emulator should redirect back at once");
+    client.get(location(authorize.headers())).send().await.expect("callback")
 }
 
 /// The Location header.
 pub fn location(headers: &HeaderMap) -> String {
-    headers
-        .get(LOCATION)
-        .expect("a Location header")
-        .to_str()
-        .expect("ASCII Location")
-        .to_owned()
+    headers.get(LOCATION).expect("a Location header").to_str().expect("ASCII Location").to_owned()
 }
 
 /// The value of query parameter `name` in `url`.

@@ -13,21 +13,14 @@ pub struct RedisServer {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port on 127.0.0.1")
 }
 
 impl RedisServer {
     /// Starts redis-server, failing loudly when it is not installed.
     pub fn start() -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir for redis");
-        let mut server = RedisServer {
-            child: None,
-            port: free_port(),
-            _dir: dir,
-        };
+        let mut server = RedisServer { child: None, port: free_port(), _dir: dir };
         server.spawn();
         server
     }
@@ -75,16 +68,12 @@ impl RedisServer {
                 let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).expect("TYPE");
                 let value = match kind.as_str() {
                     "string" => redis::cmd("GET").arg(&key).query::<String>(&mut conn).expect("GET"),
-                    "set" => redis::cmd("SMEMBERS")
-                        .arg(&key)
-                        .query::<Vec<String>>(&mut conn)
-                        .expect("SMEMBERS")
-                        .join(" "),
-                    "hash" => redis::cmd("HGETALL")
-                        .arg(&key)
-                        .query::<Vec<String>>(&mut conn)
-                        .expect("HGETALL")
-                        .join(" "),
+                    "set" => {
+                        redis::cmd("SMEMBERS").arg(&key).query::<Vec<String>>(&mut conn).expect("SMEMBERS").join(" ")
+                    }
+                    "hash" => {
+                        redis::cmd("HGETALL").arg(&key).query::<Vec<String>>(&mut conn).expect("HGETALL").join(" ")
+                    }
                     "zset" => redis::cmd("ZRANGE")
                         .arg(&key)
                         .arg(0)
@@ -109,12 +98,7 @@ impl RedisServer {
     /// Overwrites `key` with `value`, keeping its TTL (to plant stale or forged values).
     pub fn set(&self, key: &str, value: &str) {
         let mut conn = self.connection().expect("redis connection");
-        redis::cmd("SET")
-            .arg(key)
-            .arg(value)
-            .arg("KEEPTTL")
-            .query::<()>(&mut conn)
-            .expect("SET");
+        redis::cmd("SET").arg(key).arg(value).arg("KEEPTTL").query::<()>(&mut conn).expect("SET");
     }
 
     /// The TTL of `key` in seconds (-1 none, -2 missing).
