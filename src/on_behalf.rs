@@ -38,10 +38,6 @@ impl OnBehalf {
         self.signed_in.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn atlassian(&self) -> &Atlassian {
-        &self.atlassian
-    }
-
     fn record(&self) -> TokenRecord {
         self.record.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -50,11 +46,11 @@ impl OnBehalf {
         *self.record.lock().unwrap_or_else(|p| p.into_inner()) = record.clone();
     }
 
-    /// Runs `call` with a fresh access token; after a plain 401 (not a scope mismatch), refreshes
-    /// once and runs it once more.
+    /// Runs `call` with the client and a fresh access token; after a plain 401 (not a scope
+    /// mismatch), refreshes once and runs it once more.
     pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, AppError>
     where
-        F: Fn(SecretString) -> Fut,
+        F: Fn(web::Data<Atlassian>, SecretString) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
         let record = match self.refresher.fresh(self.record()).await {
@@ -62,14 +58,14 @@ impl OnBehalf {
             Err(err) => return Err(self.refresh_failed(err).await),
         };
         self.keep(&record);
-        let result = match call(record.tokens.access_token.clone()).await {
+        let result = match call(self.atlassian.clone(), record.tokens.access_token.clone()).await {
             Err(ApiError::Unauthorized) => {
                 let record = match self.refresher.refresh(record).await {
                     Ok(record) => record,
                     Err(err) => return Err(self.refresh_failed(err).await),
                 };
                 self.keep(&record);
-                call(record.tokens.access_token.clone()).await
+                call(self.atlassian.clone(), record.tokens.access_token.clone()).await
             }
             other => other,
         };
@@ -85,12 +81,7 @@ impl OnBehalf {
         if unix_now() - signed_in.sites_checked_at <= SITES_TTL_SECS {
             return Ok(signed_in.sites);
         }
-        let atlassian = self.atlassian.clone();
-        let sites = self.call(|token| {
-            let atlassian = atlassian.clone();
-            async move { atlassian.accessible_resources(&token).await }
-        });
-        signed_in.sites = sites.await?;
+        signed_in.sites = self.call(|api, token| async move { api.accessible_resources(&token).await }).await?;
         signed_in.sites_checked_at = unix_now();
         AppSession(&self.session).update(&signed_in)?;
         *self.signed_in.lock().unwrap_or_else(|p| p.into_inner()) = signed_in.clone();

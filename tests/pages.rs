@@ -25,7 +25,7 @@ fn links(page: &str) -> Vec<String> {
 async fn the_dashboard_lists_open_issues_from_every_jira_site() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let page = app.get("/").await.text().await.unwrap();
+    let page = app.page("/").await;
     assert!(page.contains("ACME-1") && page.contains("BETA-"), "{page}");
     assert!(page.contains(&issues_path("acme")) && page.contains(&issues_path("beta")));
 }
@@ -53,7 +53,7 @@ async fn paging_walks_every_open_issue_exactly_once() {
     while let Some(path) = next.take() {
         pages += 1;
         assert!(pages < 20, "paging does not end");
-        let page = app.get(&path).await.text().await.unwrap();
+        let page = app.page(&path).await;
         let prefix = format!("{}/ACME-", issues_path("acme"));
         for link in links(&page) {
             if let Some(key) = link.strip_prefix(&prefix) {
@@ -181,11 +181,11 @@ async fn confluence_spaces_list_their_pages_and_a_page_shows_its_body() {
 async fn hostile_content_from_atlassian_is_rendered_inert() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let list = app.get(&issues_path("acme")).await.text().await.unwrap();
+    let list = app.page(&issues_path("acme")).await;
     let acme = issues_path("acme");
-    let issue_1 = app.get(&format!("{acme}/ACME-1")).await.text().await.unwrap();
-    let issue_2 = app.get(&format!("{acme}/ACME-2")).await.text().await.unwrap();
-    let issue_3 = app.get(&format!("{acme}/ACME-3")).await.text().await.unwrap();
+    let issue_1 = app.page(&format!("{acme}/ACME-1")).await;
+    let issue_2 = app.page(&format!("{acme}/ACME-2")).await;
+    let issue_3 = app.page(&format!("{acme}/ACME-3")).await;
     let wiki = app.get(&format!("/sites/{}/confluence/pages/163845", site("acme"))).await.text().await.unwrap();
     assert!(list.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the hostile summary is shown, escaped");
     for (name, page) in

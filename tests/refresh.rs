@@ -96,16 +96,15 @@ async fn a_revoked_grant_ends_the_session_with_a_page_that_says_why() {
     assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
     let body = page.text().await.unwrap();
     assert!(body.contains("Your Atlassian sign-in has ended") && body.contains("/auth/login"), "{body}");
-    assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Atlassian"), "signed out");
-    assert!(!app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")), "the record is gone");
+    assert!(app.page("/").await.contains("Sign in with Atlassian"), "signed out");
+    assert!(app.stored_count("threelo:token:") == 0, "the record is gone");
 }
 
 #[tokio::test]
 async fn a_rotated_out_refresh_token_reused_after_the_leeway_ends_the_session_cleanly() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let (record_key, old_value) =
-        app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:token:")).expect("a token record");
+    let (record_key, old_value) = app.stored("threelo:token:").expect("a token record");
     app.emulator.expire_access_tokens();
     assert_eq!(app.get(&format!("/sites/{}/jira/issues", acme())).await.status(), StatusCode::OK);
     // A stale copy of the record (holding the first refresh token) comes back, e.g. from a backup.
@@ -115,7 +114,7 @@ async fn a_rotated_out_refresh_token_reused_after_the_leeway_ends_the_session_cl
     let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
     assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
     assert!(page.text().await.unwrap().contains("Your Atlassian sign-in has ended"));
-    assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Atlassian"));
+    assert!(app.page("/").await.contains("Sign in with Atlassian"));
 }
 
 #[tokio::test]
@@ -143,7 +142,7 @@ async fn a_refresh_reseals_the_record_under_the_new_first_key() {
     let old = app.env.iter().find(|(k, _)| k == "THREELO_TOKEN_KEYS").unwrap().1.clone();
     let rotated =
         app.spawn_sibling(&[("THREELO_TOKEN_KEYS", &format!("k2:{},{old}", threelo::config::random_b64(32)))]).await;
-    let record = || app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:token:")).unwrap().1;
+    let record = || app.stored("threelo:token:").unwrap().1;
     assert!(record().starts_with("1:k1."), "{}", record());
     app.emulator.expire_access_tokens();
     let cookie = app.cookies().unwrap();

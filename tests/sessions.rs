@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
-use support::{TestApp, browser, browser_with_jar, location, query_param};
+use support::{TestApp, browser, browser_with_jar, csrf_of, location, query_param, signed_in_at};
 use threelo::config::random_b64;
 
 fn set_cookie(response: &reqwest::Response) -> String {
@@ -19,13 +19,6 @@ async fn landing_after_sign_in(app: &TestApp, login_path: &str) -> String {
     let response = support::sign_in(&app.client, &app.url(login_path)).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{login_path}");
     location(response.headers())
-}
-
-/// The CSRF token of the first form in a page.
-fn csrf_of(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("a form with a CSRF token") + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -52,7 +45,7 @@ async fn a_hostile_return_to_falls_back_to_the_start_page() {
         let landed = landing_after_sign_in(&app, &format!("/auth/login?return_to={query}")).await;
         assert_eq!(landed, app.url("/"), "return_to={value:.60}");
         // Sign out again so that the next round starts a real sign-in.
-        let csrf = csrf_of(&app.get("/").await.text().await.unwrap());
+        let csrf = app.csrf().await;
         app.client.post(app.url("/auth/logout")).form(&[("csrf", csrf)]).send().await.unwrap();
     }
 }
@@ -97,7 +90,7 @@ async fn a_token_endpoint_that_times_out_fails_the_sign_in_cleanly() {
     let response = app.sign_in_as("alice").await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("Sign-in failed, try again"));
-    assert!(!app.get("/").await.text().await.unwrap().contains("Signed in as"));
+    assert!(!app.is_signed_in().await);
 }
 
 #[tokio::test]
@@ -134,7 +127,7 @@ async fn under_a_path_prefix_routes_and_the_cookie_path_follow_it() {
     assert_eq!(redirect_uri, format!("http://127.0.0.1:{port}/atl/auth/callback"));
     assert!(set_cookie(&response).contains("Path=/atl"), "{}", set_cookie(&response));
     assert_eq!(app.get("/auth/login").await.status(), StatusCode::NOT_FOUND);
-    let page = app.get("/atl/").await.text().await.unwrap();
+    let page = app.page("/atl/").await;
     assert!(page.contains("href=\"/atl/auth/login\"") && page.contains("href=\"/atl/static/app.css\""));
 }
 
@@ -142,11 +135,11 @@ async fn under_a_path_prefix_routes_and_the_cookie_path_follow_it() {
 async fn an_idle_session_ends_on_the_server_and_its_tokens_go_with_it() {
     let app = TestApp::spawn_with(&[("THREELO_SESSION_IDLE_TIMEOUT", "2s")]).await;
     app.sign_in().await;
-    let session_key = app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:session:")).unwrap().0;
+    let session_key = app.stored("threelo:session:").unwrap().0;
     assert!((1..=2).contains(&app.redis.ttl(&session_key)), "the session key expires with the idle timeout");
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    assert!(!app.get("/").await.text().await.unwrap().contains("Signed in as"));
-    assert!(!app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")), "no token record lingers");
+    assert!(!app.is_signed_in().await);
+    assert!(app.stored_count("threelo:token:") == 0, "no token record lingers");
 }
 
 #[tokio::test]
@@ -155,12 +148,12 @@ async fn an_active_session_stays_until_its_absolute_lifetime() {
     app.sign_in().await;
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(1000)).await;
-        assert!(app.get("/").await.text().await.unwrap().contains("Signed in as"), "use keeps it alive");
+        assert!(app.is_signed_in().await, "use keeps it alive");
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut ended = false;
     for _ in 0..3 {
-        if !app.get("/").await.text().await.unwrap().contains("Signed in as") {
+        if !app.is_signed_in().await {
             ended = true;
             break;
         }
@@ -188,9 +181,9 @@ async fn signing_out_everywhere_else_ends_the_other_browser_but_not_this_one() {
     app.sign_in().await;
     let (other, _) = browser_with_jar();
     assert_eq!(support::sign_in(&other, &app.url("/auth/login")).await.status(), StatusCode::SEE_OTHER);
-    assert!(other.get(app.url("/")).send().await.unwrap().text().await.unwrap().contains("Signed in as"));
+    assert!(signed_in_at(&other, &app.url("/")).await);
 
-    let account = app.get("/account").await.text().await.unwrap();
+    let account = app.page("/account").await;
     assert_eq!(account.matches("This browser").count(), 1, "{account}");
     assert_eq!(account.matches("name=\"session\"").count(), 1, "one other session listed: {account}");
     let csrf = csrf_of(&account);
@@ -200,8 +193,8 @@ async fn signing_out_everywhere_else_ends_the_other_browser_but_not_this_one() {
     let ended = app.client.post(app.url("/account/sessions/end-others")).form(&[("csrf", &csrf)]).send().await.unwrap();
     assert_eq!(ended.status(), StatusCode::SEE_OTHER);
 
-    assert!(!other.get(app.url("/")).send().await.unwrap().text().await.unwrap().contains("Signed in as"));
-    assert!(app.get("/").await.text().await.unwrap().contains("Signed in as"), "this browser stays");
+    assert!(!signed_in_at(&other, &app.url("/")).await);
+    assert!(app.is_signed_in().await, "this browser stays");
 }
 
 #[tokio::test]
@@ -210,7 +203,7 @@ async fn one_other_session_can_be_ended_by_itself() {
     app.sign_in().await;
     let (other, _) = browser_with_jar();
     support::sign_in(&other, &app.url("/auth/login")).await;
-    let account = app.get("/account").await.text().await.unwrap();
+    let account = app.page("/account").await;
     let marker = "name=\"session\" value=\"";
     let start = account.find(marker).expect("an end button for the other session") + marker.len();
     let id = account[start..].split('"').next().unwrap().to_owned();
@@ -223,7 +216,7 @@ async fn one_other_session_can_be_ended_by_itself() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(!other.get(app.url("/")).send().await.unwrap().text().await.unwrap().contains("Signed in as"));
+    assert!(!signed_in_at(&other, &app.url("/")).await);
 }
 
 #[tokio::test]
@@ -261,19 +254,19 @@ async fn a_browser_whose_session_was_ended_elsewhere_can_sign_in_again() {
     app.sign_in().await;
     let (other, _) = browser_with_jar();
     support::sign_in(&other, &app.url("/auth/login")).await;
-    let csrf = csrf_of(&app.get("/account").await.text().await.unwrap());
+    let csrf = csrf_of(&app.page("/account").await);
     app.client.post(app.url("/account/sessions/end-others")).form(&[("csrf", &csrf)]).send().await.unwrap();
     // The ended browser goes straight to sign in again, with its stale cookie.
     let again = support::sign_in(&other, &app.url("/auth/login")).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER, "{}", again.text().await.unwrap_or_default());
-    assert!(other.get(app.url("/")).send().await.unwrap().text().await.unwrap().contains("Signed in as"));
+    assert!(signed_in_at(&other, &app.url("/")).await);
 }
 
 #[tokio::test]
 async fn a_visitor_who_only_started_a_sign_in_is_kept_for_minutes_not_hours() {
     let app = TestApp::spawn().await;
     app.get("/auth/login").await;
-    let (key, _) = app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:session:")).unwrap();
+    let (key, _) = app.stored("threelo:session:").unwrap();
     let ttl = app.redis.ttl(&key);
     assert!(ttl > 0 && ttl <= 600, "a pending sign-in's session lives {ttl} s");
 }
@@ -282,7 +275,7 @@ async fn a_visitor_who_only_started_a_sign_in_is_kept_for_minutes_not_hours() {
 async fn the_server_enforces_the_idle_timeout_even_while_redis_still_holds_the_session() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let (key, value) = app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:session:")).unwrap();
+    let (key, value) = app.stored("threelo:session:").unwrap();
     // Move last_seen 13 hours back (the idle timeout is 12 h); Redis keeps the key meanwhile.
     let state: std::collections::HashMap<String, String> = serde_json::from_str(&value).unwrap();
     let mut signed_in: serde_json::Value = serde_json::from_str(&state["signed_in"]).unwrap();
@@ -292,14 +285,14 @@ async fn the_server_enforces_the_idle_timeout_even_while_redis_still_holds_the_s
     planted.insert("signed_in".to_owned(), signed_in.to_string());
     app.redis.set(&key, &serde_json::to_string(&planted).unwrap());
 
-    assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Atlassian"), "signed out");
+    assert!(app.page("/").await.contains("Sign in with Atlassian"), "signed out");
     let keys: Vec<String> = app.redis.dump().into_iter().map(|(k, _)| k).collect();
     assert!(!keys.iter().any(|k| k.starts_with("threelo:token:")), "its token record is deleted: {keys:?}");
 }
 
 /// Rewrites this browser's stored session with `change` applied to its JSON state.
 fn rewrite_session(app: &TestApp, change: impl Fn(&mut std::collections::HashMap<String, String>)) {
-    let (key, value) = app.redis.dump().into_iter().find(|(k, _)| k.starts_with("threelo:session:")).unwrap();
+    let (key, value) = app.stored("threelo:session:").unwrap();
     let mut state: std::collections::HashMap<String, String> = serde_json::from_str(&value).unwrap();
     change(&mut state);
     app.redis.set(&key, &serde_json::to_string(&state).unwrap());
@@ -339,7 +332,7 @@ async fn at_most_five_sign_ins_are_pending_and_the_oldest_goes_first() {
 async fn a_post_the_browser_marks_as_cross_site_is_refused() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let csrf = csrf_of(&app.get("/").await.text().await.unwrap());
+    let csrf = app.csrf().await;
     let response = app
         .client
         .post(app.url("/auth/logout"))
@@ -349,5 +342,5 @@ async fn a_post_the_browser_marks_as_cross_site_is_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(app.get("/").await.text().await.unwrap().contains("Signed in as"));
+    assert!(app.is_signed_in().await);
 }

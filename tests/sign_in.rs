@@ -4,7 +4,7 @@ mod support;
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
-use support::{TestApp, browser, location, query_param};
+use support::{TestApp, browser, csrf_of, location, query_param};
 use threelo::emulator::{ConsentMode, Emulator, Fault};
 
 #[tokio::test]
@@ -43,7 +43,7 @@ async fn the_whole_sign_in_greets_the_user_by_name_and_lists_their_sites() {
     assert_eq!(callback.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(callback.headers()), app.url("/"));
 
-    let page = app.get("/").await.text().await.unwrap();
+    let page = app.page("/").await;
     assert!(page.contains("Signed in as Alice Example"), "{page}");
     for site in Emulator::sites() {
         assert!(page.contains(site.name), "site {} missing", site.name);
@@ -56,7 +56,7 @@ async fn a_user_with_no_sites_is_signed_in_and_told_how_to_get_access() {
     let app = TestApp::spawn().await;
     let response = app.sign_in_as("carol").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let page = app.get("/").await.text().await.unwrap();
+    let page = app.page("/").await;
     assert!(page.contains("Signed in as"), "{page}");
     assert!(page.contains("No Atlassian site is available to threelo yet"), "{page}");
 }
@@ -74,7 +74,7 @@ async fn callback_with_a_foreign_state_is_rejected_and_creates_no_signed_in_sess
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("This sign-in link has expired"));
     assert_eq!(app.emulator.token_grants("authorization_code"), 0, "the code must not be exchanged");
-    let page = app.get("/").await.text().await.unwrap();
+    let page = app.page("/").await;
     assert!(!page.contains("Signed in as"));
 }
 
@@ -101,7 +101,7 @@ async fn cancelling_on_the_consent_screen_shows_the_cancel_page() {
     let page = response.text().await.unwrap();
     assert!(page.contains("You cancelled the sign-in"), "{page}");
     assert!(page.contains("/auth/login"), "a button to try again");
-    assert!(!app.get("/").await.text().await.unwrap().contains("Signed in as"));
+    assert!(!app.is_signed_in().await);
 }
 
 #[tokio::test]
@@ -137,7 +137,7 @@ async fn signing_out_deletes_the_session_and_token_record_and_the_old_cookie_is_
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let cookie = session_cookie(&app).await;
-    let page = app.get("/").await.text().await.unwrap();
+    let page = app.page("/").await;
     let csrf = csrf_of(&page);
 
     let response = app.client.post(app.url("/auth/logout")).form(&[("csrf", csrf)]).send().await.unwrap();
@@ -156,7 +156,7 @@ async fn signing_out_deletes_the_session_and_token_record_and_the_old_cookie_is_
 async fn signing_out_without_the_csrf_token_or_from_another_origin_is_refused() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let csrf = csrf_of(&app.get("/").await.text().await.unwrap());
+    let csrf = app.csrf().await;
     let missing = app.client.post(app.url("/auth/logout")).form(&[("x", "y")]).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     let foreign = app
@@ -168,7 +168,7 @@ async fn signing_out_without_the_csrf_token_or_from_another_origin_is_refused() 
         .await
         .unwrap();
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
-    assert!(app.get("/").await.text().await.unwrap().contains("Signed in as"), "still signed in");
+    assert!(app.is_signed_in().await, "still signed in");
 }
 
 #[tokio::test]
@@ -208,8 +208,8 @@ async fn a_failing_profile_call_fails_the_sign_in_cleanly() {
     let response = app.sign_in_as("alice").await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("Sign-in failed, try again"));
-    assert!(!app.get("/").await.text().await.unwrap().contains("Signed in as"));
-    assert!(!app.redis.dump().iter().any(|(k, _)| k.starts_with("threelo:token:")), "no orphan token record");
+    assert!(!app.is_signed_in().await);
+    assert!(app.stored_count("threelo:token:") == 0, "no orphan token record");
 }
 
 #[tokio::test]
@@ -239,13 +239,6 @@ async fn an_unknown_address_gets_a_designed_404_page() {
 /// The session cookie as `name=value`, as the client holds it.
 async fn session_cookie(app: &TestApp) -> String {
     app.cookies().expect("a session cookie")
-}
-
-/// The CSRF token in a page's sign-out form.
-fn csrf_of(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("a sign-out form") + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -45,21 +45,12 @@ pub async fn spaces(
     if !site.has_confluence() {
         return Err(AppError::NotFound);
     }
-    let atlassian = user.atlassian().clone();
-    let id = cloud_id.as_str().to_owned();
-    let spaces = user
-        .call(|token| {
-            let (atlassian, id) = (atlassian.clone(), id.clone());
-            async move { atlassian.spaces(&token, &id, SPACES).await }
-        })
-        .await?;
+    let id = cloud_id.as_str();
+    let spaces = user.call(|api, token| async move { api.spaces(&token, id, SPACES).await }).await?;
     // Each space's pages, fetched concurrently; a space that fails shows a notice.
     let fetches = spaces.iter().map(|space| {
-        let (atlassian, id, space_id) = (atlassian.clone(), id.clone(), space.id.clone());
-        user.call(move |token| {
-            let (atlassian, id, space_id) = (atlassian.clone(), id.clone(), space_id.clone());
-            async move { atlassian.pages_in_space(&token, &id, &space_id, PAGES_PER_SPACE).await }
-        })
+        let space_id = space.id.as_str();
+        user.call(move |api, token| async move { api.pages_in_space(&token, id, space_id, PAGES_PER_SPACE).await })
     });
     let results = join_all(fetches).await;
     let mut sections = Vec::new();
@@ -109,14 +100,8 @@ pub async fn page(
     if !site.has_confluence() {
         return Err(AppError::NotFound);
     }
-    let atlassian = user.atlassian().clone();
-    let (id, page_text) = (cloud_id.as_str().to_owned(), page_id.as_str().to_owned());
-    let found = user
-        .call(|token| {
-            let (atlassian, id, page_text) = (atlassian.clone(), id.clone(), page_text.clone());
-            async move { atlassian.page(&token, &id, &page_text).await }
-        })
-        .await?;
+    let (id, page_text) = (cloud_id.as_str(), page_id.as_str());
+    let found = user.call(|api, token| async move { api.page(&token, id, page_text).await }).await?;
     html(PageView {
         base,
         chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),

@@ -60,12 +60,8 @@ async fn dashboard(user: OnBehalf, base: &str) -> Result<HttpResponse, AppError>
     let site_count = sites.len();
     let jira: Vec<Site> = sites.into_iter().filter(Site::has_jira).collect();
     let fetches = jira.iter().map(|site| {
-        let atlassian = user.atlassian().clone();
-        let cloud_id = site.id.clone();
-        user.call(move |token| {
-            let (atlassian, cloud_id) = (atlassian.clone(), cloud_id.clone());
-            async move { atlassian.my_open_issues(&token, &cloud_id, None, PER_SITE).await }
-        })
+        let cloud_id = site.id.as_str();
+        user.call(move |api, token| async move { api.my_open_issues(&token, cloud_id, None, PER_SITE).await })
     });
     let results = join_all(fetches).await;
     let mut jira_sites = Vec::new();

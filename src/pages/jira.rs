@@ -45,15 +45,9 @@ pub async fn issues(
         None => None,
         Some(raw) => Some(PageToken::parse(&raw).ok_or(AppError::BadRequest("the page token is malformed"))?),
     };
-    let atlassian = user.atlassian().clone();
-    let id = cloud_id.as_str().to_owned();
-    let token = page.as_ref().map(|p| p.as_str().to_owned());
-    let result = user
-        .call(|access| {
-            let (atlassian, id, token) = (atlassian.clone(), id.clone(), token.clone());
-            async move { atlassian.my_open_issues(&access, &id, token.as_deref(), PAGE_SIZE).await }
-        })
-        .await;
+    let (id, page_token) = (cloud_id.as_str(), page.as_ref().map(PageToken::as_str));
+    let result =
+        user.call(|api, token| async move { api.my_open_issues(&token, id, page_token, PAGE_SIZE).await }).await;
     let found = match result {
         Err(AppError::NotFound) => {
             user.recheck_sites()?;
@@ -110,14 +104,8 @@ pub async fn issue(
     if !site.has_jira() {
         return Err(AppError::NotFound);
     }
-    let atlassian = user.atlassian().clone();
-    let (id, key_text) = (cloud_id.as_str().to_owned(), key.as_str().to_owned());
-    let detail = user
-        .call(|access| {
-            let (atlassian, id, key_text) = (atlassian.clone(), id.clone(), key_text.clone());
-            async move { atlassian.issue(&access, &id, &key_text).await }
-        })
-        .await?;
+    let (id, key_text) = (cloud_id.as_str(), key.as_str());
+    let detail = user.call(|api, token| async move { api.issue(&token, id, key_text).await }).await?;
     let fields = detail.fields;
     let name = |n: Option<String>| n.filter(|s| !s.is_empty()).unwrap_or_else(|| "—".to_owned());
     let facts = vec![

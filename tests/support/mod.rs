@@ -127,6 +127,36 @@ impl TestApp {
         self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_owned))
     }
 
+    /// The body of `GET path`.
+    pub async fn page(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("a body")
+    }
+
+    /// Whether this app's client is signed in (the start page greets it).
+    pub async fn is_signed_in(&self) -> bool {
+        signed_in_at(&self.client, &self.url("/")).await
+    }
+
+    /// The CSRF token of the forms on the start page.
+    pub async fn csrf(&self) -> String {
+        csrf_of(&self.page("/").await)
+    }
+
+    /// POSTs a form with this app's client.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(path)).form(fields).send().await.expect("POST")
+    }
+
+    /// The first stored key starting with `prefix`, and its value.
+    pub fn stored(&self, prefix: &str) -> Option<(String, String)> {
+        self.redis.dump().into_iter().find(|(k, _)| k.starts_with(prefix))
+    }
+
+    /// How many stored keys start with `prefix`.
+    pub fn stored_count(&self, prefix: &str) -> usize {
+        self.redis.dump().iter().filter(|(k, _)| k.starts_with(prefix)).count()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("GET")
     }
@@ -164,6 +194,19 @@ pub async fn sign_in(client: &reqwest::Client, login_url: &str) -> reqwest::Resp
     let authorize = client.get(location(login.headers())).send().await.expect("authorize");
     assert_eq!(authorize.status(), StatusCode::FOUND, "the emulator should redirect back at once");
     client.get(location(authorize.headers())).send().await.expect("callback")
+}
+
+/// Whether `client` is signed in at the start page `url`.
+pub async fn signed_in_at(client: &reqwest::Client, url: &str) -> bool {
+    let page = client.get(url).send().await.expect("GET").text().await.expect("a body");
+    page.contains("Signed in as")
+}
+
+/// The CSRF token of the first form in a page.
+pub fn csrf_of(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a form with a CSRF token") + marker.len();
+    page[start..].split('"').next().expect("a closing quote").to_owned()
 }
 
 /// The Location header.
