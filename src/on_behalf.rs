@@ -22,6 +22,13 @@ use crate::tokens::{RefreshError, Refresher, TokenRecord};
 /// Sites are read again from accessible-resources when older than this.
 const SITES_TTL_SECS: i64 = 300;
 
+/// The Atlassian products threelo shows.
+#[derive(Clone, Copy, Debug)]
+pub enum Product {
+    Jira,
+    Confluence,
+}
+
 /// Extractor: the signed-in user, ready to call Atlassian for them.
 pub struct OnBehalf {
     signed_in: Mutex<SignedIn>,
@@ -88,12 +95,16 @@ impl OnBehalf {
         Ok(signed_in.sites)
     }
 
-    /// The site `raw` names, if it is a cloudId among the user's sites; else a 404 with no call
-    /// to the site.
-    pub async fn site(&self, raw: &str) -> Result<(CloudId, Site), AppError> {
+    /// The site `raw` names, if it is a cloudId among the user's sites and the grant covers
+    /// `product` there; else a 404, with no call to the site.
+    pub async fn site(&self, raw: &str, product: Product) -> Result<(CloudId, Site), AppError> {
         let cloud_id = CloudId::parse(raw).ok_or(AppError::NotFound)?;
         let site = self.sites().await?.into_iter().find(|s| s.id == cloud_id.as_str()).ok_or(AppError::NotFound)?;
-        Ok((cloud_id, site))
+        let covered = match product {
+            Product::Jira => site.has_jira(),
+            Product::Confluence => site.has_confluence(),
+        };
+        if covered { Ok((cloud_id, site)) } else { Err(AppError::NotFound) }
     }
 
     /// After a site answered 404: read the sites again on the next request (it may be gone).

@@ -9,7 +9,7 @@ use crate::atlassian::{Site, Space, SpacePage};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::PageId;
-use crate::on_behalf::OnBehalf;
+use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::{Chrome, html};
 use crate::render::sanitize_storage;
 
@@ -41,10 +41,7 @@ pub async fn spaces(
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
-    let (cloud_id, site) = user.site(&path).await?;
-    if !site.has_confluence() {
-        return Err(AppError::NotFound);
-    }
+    let (cloud_id, site) = user.site(&path, Product::Confluence).await?;
     let id = cloud_id.as_str();
     let spaces = user.call(|api, token| async move { api.spaces(&token, id, SPACES).await }).await?;
     // Each space's pages, fetched concurrently; a space that fails shows a notice.
@@ -95,11 +92,8 @@ pub async fn page(
 ) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
     let (raw_cloud_id, raw_id) = path.into_inner();
-    let (cloud_id, site) = user.site(&raw_cloud_id).await?;
+    let (cloud_id, site) = user.site(&raw_cloud_id, Product::Confluence).await?;
     let page_id = PageId::parse(&raw_id).ok_or(AppError::NotFound)?;
-    if !site.has_confluence() {
-        return Err(AppError::NotFound);
-    }
     let (id, page_text) = (cloud_id.as_str(), page_id.as_str());
     let found = user.call(|api, token| async move { api.page(&token, id, page_text).await }).await?;
     html(PageView {

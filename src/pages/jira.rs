@@ -9,7 +9,7 @@ use crate::auth::single_param;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{IssueKey, PageToken};
-use crate::on_behalf::OnBehalf;
+use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::issue_row::{IssueRow, short_time};
 use crate::pages::{Chrome, html};
 use crate::render::adf_to_html;
@@ -37,10 +37,7 @@ pub async fn issues(
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
-    let (cloud_id, site) = user.site(&path).await?;
-    if !site.has_jira() {
-        return Err(AppError::NotFound);
-    }
+    let (cloud_id, site) = user.site(&path, Product::Jira).await?;
     let page = match single_param(req.query_string(), "page")? {
         None => None,
         Some(raw) => Some(PageToken::parse(&raw).ok_or(AppError::BadRequest("the page token is malformed"))?),
@@ -99,11 +96,8 @@ pub async fn issue(
 ) -> Result<HttpResponse, AppError> {
     let base = settings.public_url.prefix();
     let (raw_cloud_id, raw_key) = path.into_inner();
-    let (cloud_id, site) = user.site(&raw_cloud_id).await?;
+    let (cloud_id, site) = user.site(&raw_cloud_id, Product::Jira).await?;
     let key = IssueKey::parse(&raw_key).ok_or(AppError::NotFound)?;
-    if !site.has_jira() {
-        return Err(AppError::NotFound);
-    }
     let (id, key_text) = (cloud_id.as_str(), key.as_str());
     let detail = user.call(|api, token| async move { api.issue(&token, id, key_text).await }).await?;
     let fields = detail.fields;
