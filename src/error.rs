@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 
 /// What went wrong, as the user should see it.
 #[derive(Debug, thiserror::Error)]
@@ -214,7 +215,10 @@ struct ErrorPage<'a> {
 }
 
 /// Logs the cause of an error by its severity. Never includes a request's query or body.
-fn log_error(err: &AppError) {
+fn log_error(err: &AppError, metrics: Option<&Metrics>) {
+    if let (AppError::Unavailable(_), Some(metrics)) = (err, metrics) {
+        metrics.inc("threelo_redis_errors_total", &[]);
+    }
     match err {
         AppError::Internal(cause) => tracing::error!("{cause:#}"),
         AppError::SignInMisconfigured(_) => tracing::error!("{err}"),
@@ -274,13 +278,14 @@ pub async fn render_error_pages(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // Not `req.request().clone()`: routing needs the request unshared.
     let settings = req.app_data::<web::Data<Settings>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let base = settings.as_ref().map(|s| s.public_url.prefix().to_owned()).unwrap_or_default();
     let res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
         // Only the session middleware fails this way: its store (Redis) is unreachable.
         Err(err) => {
             let err = AppError::Unavailable(err.to_string());
-            log_error(&err);
+            log_error(&err, metrics.as_ref().map(|m| m.get_ref()));
             return Err(render(&base, &err).into());
         }
     };
@@ -290,7 +295,7 @@ pub async fn render_error_pages(
     let mut page = match (error.as_error::<AppError>(), settings.as_deref()) {
         (Some(AppError::SignInRequired(here)), Some(settings)) => sign_in_redirect(settings, here),
         (Some(err), _) => {
-            log_error(err);
+            log_error(err, metrics.as_ref().map(|m| m.get_ref()));
             render(&base, err).error_response()
         }
         // actix's own errors, e.g. a query string or form that does not parse.
@@ -302,7 +307,7 @@ pub async fn render_error_pages(
         }
         (None, _) => {
             let err = AppError::Internal(anyhow::anyhow!("{error}"));
-            log_error(&err);
+            log_error(&err, metrics.as_ref().map(|m| m.get_ref()));
             render(&base, &err).error_response()
         }
     };

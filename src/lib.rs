@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod error;
 pub mod health;
 pub mod ids;
+pub mod metrics;
 pub mod on_behalf;
 pub mod pages;
 pub mod proxy;

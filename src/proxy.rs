@@ -19,6 +19,11 @@ pub fn client_ip(req: &HttpRequest, trusted: &[Cidr]) -> Option<IpAddr> {
     Some(resolve(peer, joined("forwarded").as_deref(), joined("x-forwarded-for").as_deref(), trusted))
 }
 
+/// Whether the request came straight from a trusted proxy.
+pub fn peer_is_trusted(req: &HttpRequest, trusted: &[Cidr]) -> bool {
+    req.peer_addr().is_some_and(|peer| is_trusted(peer.ip(), trusted))
+}
+
 fn is_trusted(ip: IpAddr, trusted: &[Cidr]) -> bool {
     trusted.iter().any(|cidr| cidr.contains(ip))
 }

@@ -14,11 +14,12 @@ use anyhow::Context;
 use crate::atlassian::Atlassian;
 use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
+use crate::metrics::Metrics;
 use crate::security_headers::add_security_headers;
 use crate::session_index::SessionIndex;
 use crate::store::{Kv, MemoryKv, MemorySessionStore, SessionBackend, redis_pool};
 use crate::tokens::{Refresher, TokenStore};
-use crate::{auth, health, pages, telemetry};
+use crate::{auth, health, metrics, pages, telemetry};
 
 /// Where sessions and token records live.
 #[derive(Clone, Debug)]
@@ -32,6 +33,8 @@ pub enum Storage {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on its own address, when THREELO_METRICS_LISTEN asks for it.
+    metrics_server: Option<Server>,
 }
 
 impl Application {
@@ -61,7 +64,11 @@ impl Application {
         };
         let key = Key::try_from(settings.session_secret_bytes())
             .map_err(|_| anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes"))?;
-        let atlassian = web::Data::new(Atlassian::new(&settings)?);
+        let metrics = Arc::new(Metrics::default());
+        let metrics_listen = settings.metrics_listen;
+        let metrics_elsewhere = metrics_listen.is_some();
+        let metrics_for_listener = metrics.clone();
+        let atlassian = web::Data::new(Atlassian::new(&settings, metrics.clone())?);
         let tokens =
             web::Data::new(TokenStore::new(kv.clone(), settings.token_keys.clone(), settings.session.idle_timeout));
         let index = web::Data::new(SessionIndex::new(kv.clone(), settings.session));
@@ -88,6 +95,7 @@ impl Application {
                 .app_data(tokens.clone())
                 .app_data(index.clone())
                 .app_data(refresher.clone())
+                .app_data(web::Data::from(metrics.clone()))
                 .app_data(kv.clone())
                 .service(
                     web::scope(&prefix)
@@ -105,7 +113,13 @@ impl Application {
                         .service(auth::callback::callback)
                         .service(auth::logout)
                         .service(health::healthz)
-                        .service(health::readyz),
+                        .service(health::readyz)
+                        .configure(|scope| {
+                            // On the public port unless it has an address of its own.
+                            if !metrics_elsewhere {
+                                scope.service(metrics::metrics);
+                            }
+                        }),
                 )
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
                 .wrap(session_middleware(&settings, sessions.clone(), key.clone()))
@@ -116,7 +130,19 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(10)
         .run();
-        Ok(Application { port, server })
+        let metrics_server = match metrics_listen {
+            None => None,
+            Some(address) => {
+                let data = web::Data::from(metrics_for_listener);
+                let server = HttpServer::new(move || App::new().app_data(data.clone()).service(metrics::metrics))
+                    .workers(1)
+                    .bind(address)
+                    .with_context(|| format!("cannot listen on {address} for metrics (THREELO_METRICS_LISTEN)"))?
+                    .run();
+                Some(server)
+            }
+        };
+        Ok(Application { port, server, metrics_server })
     }
 
     /// The port actually bound.
@@ -126,7 +152,10 @@ impl Application {
 
     /// Serves until the server is stopped (SIGINT/SIGTERM finish in-flight requests first).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics_server {
+            None => self.server.await,
+            Some(metrics) => futures_util::future::try_join(self.server, metrics).await.map(|_| ()),
+        }
     }
 }
 

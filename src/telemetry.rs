@@ -3,13 +3,18 @@
 
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use crate::config::{Cidr, LogFormat, Settings};
+use crate::metrics::Metrics;
+use crate::proxy::peer_is_trusted;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
 pub fn init(format: LogFormat) {
@@ -22,23 +27,55 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// Middleware: a span per request and one line when it ends.
+/// The signed-in account of a request, left in its extensions for the request log line.
+#[derive(Clone, Debug)]
+pub struct AccountId(pub String);
+
+/// A request id from a trusted proxy is kept if it looks like one (letters, digits, `-_.:`, at
+/// most 128); anything else is replaced, so a log line never carries what a client made up.
+fn incoming_request_id(req: &ServiceRequest, trusted: &[Cidr]) -> Option<String> {
+    if !peer_is_trusted(req.request(), trusted) {
+        return None;
+    }
+    let value = req.headers().get("x-request-id")?.to_str().ok()?;
+    let fine =
+        (1..=128).contains(&value.len()) && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    fine.then(|| value.to_owned())
+}
+
+/// Middleware: a span per request, one log line when it ends, the request metrics, and the
+/// `X-Request-Id` echoed back.
 pub async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4();
+    let settings = req.app_data::<web::Data<Settings>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let trusted = settings.as_ref().map(|s| s.trusted_proxies.as_slice()).unwrap_or_default();
+    let request_id = incoming_request_id(&req, trusted).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     // The route pattern, not the path: paths carry ids, and the query carries codes.
     let route = req.match_pattern().unwrap_or_else(|| "<unmatched>".to_owned());
     let method = req.method().to_string();
     let span = tracing::info_span!("request", %request_id, %method, %route);
-    let result = next.call(req).instrument(span.clone()).await;
-    let status = match &result {
-        Ok(res) => res.status().as_u16(),
-        Err(err) => err.as_response_error().status_code().as_u16(),
+    let mut result = next.call(req).instrument(span.clone()).await;
+    let (status, account) = match &mut result {
+        Ok(res) => {
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+            }
+            let account = res.request().extensions().get::<AccountId>().map(|a| a.0.clone());
+            (res.status(), account)
+        }
+        Err(err) => (err.as_response_error().status_code(), None),
     };
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(status, latency_ms, "request"));
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(metrics) = metrics {
+        let labels = [("route", route.as_str()), ("method", method.as_str()), ("status", status.as_str())];
+        metrics.inc("threelo_http_requests_total", &labels);
+        metrics.observe("threelo_http_request_duration_seconds", &[("route", route.as_str())], elapsed);
+    }
+    let account = account.unwrap_or_default();
+    span.in_scope(|| tracing::info!(status = status.as_u16(), latency_ms = elapsed * 1000.0, %account, "request"));
     result
 }

@@ -68,9 +68,20 @@ impl Atlassian {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(classify_transport)?;
+            .map_err(|err| {
+                self.metrics.inc(
+                    "threelo_upstream_requests_total",
+                    &[("product", product_of(url.path())), ("status", "error")],
+                );
+                classify_transport(err)
+            })?;
         let status = response.status();
-        tracing::debug!(status = status.as_u16(), path = url.path(), "Atlassian answered");
+        let product = product_of(url.path());
+        tracing::debug!(status = status.as_u16(), product, "Atlassian answered");
+        self.metrics.inc("threelo_upstream_requests_total", &[("product", product), ("status", status.as_str())]);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.metrics.inc("threelo_upstream_rate_limited_total", &[("product", product)]);
+        }
         if status.is_success() {
             let bytes = response.bytes().await.map_err(classify_transport)?;
             return serde_json::from_slice(&bytes).map_err(|err| ApiError::Decode(err.to_string()));
@@ -85,6 +96,17 @@ impl Atlassian {
         let body = response.text().await.unwrap_or_default();
         let scope_mismatch = scope_header || body.contains("scope does not match");
         Err(classify_status(status, scope_mismatch.then_some(scope), retry_after))
+    }
+}
+
+/// Which product a gateway path belongs to, for metrics.
+fn product_of(path: &str) -> &'static str {
+    if path.contains("/ex/jira/") {
+        "jira"
+    } else if path.contains("/ex/confluence/") {
+        "confluence"
+    } else {
+        "identity"
     }
 }
 

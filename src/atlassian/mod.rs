@@ -7,6 +7,7 @@ mod jira;
 mod oauth;
 mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -19,6 +20,7 @@ pub use oauth::{ExchangeError, OAuth, RefreshFailure};
 pub use types::{Me, Site};
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 
 /// Why an API call failed, in the terms a page needs.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -53,11 +55,12 @@ pub struct Atlassian {
     http: reqwest::Client,
     api_url: Url,
     oauth: OAuth,
+    metrics: Arc<Metrics>,
 }
 
 impl Atlassian {
     /// Builds the client from configuration. Fails only if the TLS backend cannot start.
-    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+    pub fn new(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             // A redirecting token endpoint could hand us a forged token: never follow.
             .redirect(reqwest::redirect::Policy::none())
@@ -67,12 +70,17 @@ impl Atlassian {
             .user_agent(concat!("threelo/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let oauth = OAuth::new(settings)?;
-        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth })
+        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth, metrics })
     }
 
     /// The OAuth half: authorize URL, code exchange and refresh.
     pub fn oauth(&self) -> &OAuth {
         &self.oauth
+    }
+
+    /// The process's metrics (shared with the refresher).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The HTTP client (shared with the OAuth calls).

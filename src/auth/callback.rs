@@ -40,6 +40,20 @@ fn parse(query: &str) -> Result<CallbackParams, AppError> {
     Ok(CallbackParams { code: get("code")?, state: get("state")?, error: get("error")? })
 }
 
+/// The outcome label of a callback, for `threelo_sign_ins_total`.
+fn outcome(result: &Result<HttpResponse, AppError>) -> &'static str {
+    match result {
+        Ok(_) => "success",
+        Err(AppError::SignInCancelled) => "cancelled",
+        Err(AppError::SignInExpired) => "expired_state",
+        Err(AppError::SignInMisconfigured(_)) => "misconfigured",
+        Err(AppError::SignInFailed(_)) => "failed",
+        Err(AppError::BadRequest(_)) => "bad_request",
+        Err(AppError::Unavailable(_)) => "unavailable",
+        Err(_) => "error",
+    }
+}
+
 #[get("/auth/callback")]
 pub async fn callback(
     req: HttpRequest,
@@ -50,8 +64,22 @@ pub async fn callback(
     tokens: web::Data<TokenStore>,
     index: web::Data<SessionIndex>,
 ) -> Result<HttpResponse, AppError> {
+    let result = finish_sign_in(&req, previous, &session, &settings, &atlassian, &tokens, &index).await;
+    atlassian.metrics().inc("threelo_sign_ins_total", &[("outcome", outcome(&result))]);
+    result
+}
+
+async fn finish_sign_in(
+    req: &HttpRequest,
+    previous: MaybeSignedIn,
+    session: &Session,
+    settings: &Settings,
+    atlassian: &Atlassian,
+    tokens: &TokenStore,
+    index: &SessionIndex,
+) -> Result<HttpResponse, AppError> {
     let params = parse(req.query_string())?;
-    let session = AppSession(&session);
+    let session = AppSession(session);
 
     if let Some(error) = params.error {
         // Whatever happens next, this sign-in attempt is over: consume its state.

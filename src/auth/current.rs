@@ -6,13 +6,14 @@ use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::proxy::client_ip;
 use crate::session::{AppSession, Liveness, SignedIn};
 use crate::session_index::{SessionIndex, SessionInfo, describe_browser};
+use crate::telemetry::AccountId;
 use crate::tokens::{TokenError, TokenRecord, TokenStore};
 
 /// The signed-in person and their opened token record.
@@ -61,6 +62,7 @@ async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
     };
     match tokens.load(signed_in.token_record, &signed_in.user.account_id).await {
         Ok(record) => {
+            req.extensions_mut().insert(AccountId(signed_in.user.account_id.clone()));
             if touched {
                 // The session's TTL moves with this write; its tokens and index entry follow.
                 tokens.touch(signed_in.token_record, settings.session.idle_timeout).await.map_err(token_error)?;

@@ -65,6 +65,8 @@ pub struct Settings {
     pub session: SessionSettings,
     /// How long one call to Atlassian may take.
     pub upstream_timeout: Duration,
+    /// Serve `/metrics` on this address instead of the public one.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Every problem found in the configuration; `Display` lists them one per line.
@@ -103,6 +105,8 @@ impl Settings {
         let idle_timeout = problems.check("session_idle_timeout", parse_duration(raw.get("session_idle_timeout")));
         let lifetime = problems.check("session_lifetime", parse_duration(raw.get("session_lifetime")));
         let upstream_timeout = problems.check("upstream_timeout", parse_duration(raw.get("upstream_timeout")));
+        let metrics_listen =
+            problems.check("metrics_listen", raw.get("metrics_listen").map(|v| parse_listen(Some(v))).transpose());
 
         let demo = mode == Mode::Demo;
         let client_id = problems.check("client_id", required_unless(demo, &raw, "client_id", "threelo-demo"));
@@ -131,57 +135,31 @@ impl Settings {
             ));
         }
 
-        match (
-            listen,
-            public_url,
-            trusted_proxies,
-            client_id,
-            client_secret,
-            scopes,
-            auth_url,
-            api_url,
-            redis_url,
-            session_secret,
-            token_keys,
-            log_format,
-            idle_timeout,
-            lifetime,
-            upstream_timeout,
-        ) {
-            (
-                Some(listen),
-                Some(public_url),
-                Some(trusted_proxies),
-                Some(client_id),
-                Some(client_secret),
-                Some(scopes),
-                Some(auth_url),
-                Some(api_url),
-                Some(redis_url),
-                Some(session_secret),
-                Some(token_keys),
-                Some(log_format),
-                Some(idle_timeout),
-                Some(lifetime),
-                Some(upstream_timeout),
-            ) if problems.0.is_empty() => Ok(Settings {
-                listen,
-                public_url,
-                trusted_proxies,
-                client_id,
-                client_secret: SecretString::from(client_secret),
-                scopes,
-                auth_url,
-                api_url,
-                redis_url,
-                session_secret,
-                token_keys: Arc::new(token_keys),
-                log_format,
-                session: SessionSettings { idle_timeout, lifetime },
-                upstream_timeout,
-            }),
-            _ => Err(ConfigError(problems.0)),
+        if !problems.0.is_empty() {
+            return Err(ConfigError(problems.0));
         }
+        // No problem was found, so every check returned its value.
+        let lost = || ConfigError(vec!["internal error: a checked setting went missing".to_owned()]);
+        Ok(Settings {
+            listen: listen.ok_or_else(lost)?,
+            public_url: public_url.ok_or_else(lost)?,
+            trusted_proxies: trusted_proxies.ok_or_else(lost)?,
+            client_id: client_id.ok_or_else(lost)?,
+            client_secret: SecretString::from(client_secret.ok_or_else(lost)?),
+            scopes: scopes.ok_or_else(lost)?,
+            auth_url: auth_url.ok_or_else(lost)?,
+            api_url: api_url.ok_or_else(lost)?,
+            redis_url: redis_url.ok_or_else(lost)?,
+            session_secret: session_secret.ok_or_else(lost)?,
+            token_keys: Arc::new(token_keys.ok_or_else(lost)?),
+            log_format: log_format.ok_or_else(lost)?,
+            session: SessionSettings {
+                idle_timeout: idle_timeout.ok_or_else(lost)?,
+                lifetime: lifetime.ok_or_else(lost)?,
+            },
+            upstream_timeout: upstream_timeout.ok_or_else(lost)?,
+            metrics_listen: metrics_listen.ok_or_else(lost)?,
+        })
     }
 
     /// The Redis URL `serve` connects to.

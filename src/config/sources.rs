@@ -27,6 +27,7 @@ pub const KEYS: &[&str] = &[
     "session_idle_timeout",
     "session_lifetime",
     "upstream_timeout",
+    "metrics_listen",
 ];
 
 /// Keys whose value may instead be read from a file named by `<key>_file` / `THREELO_<KEY>_FILE`.

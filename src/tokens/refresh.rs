@@ -127,6 +127,18 @@ impl Refresher {
     }
 
     async fn refresh_across_instances(&self, stale: TokenRecord) -> Outcome {
+        let outcome = self.refresh_with_lease(stale).await;
+        let label = match &outcome {
+            Ok(_) => "refreshed",
+            Err(RefreshError::GrantEnded(_)) => "grant_ended",
+            Err(RefreshError::Timeout(_)) => "unknown",
+            Err(_) => "failed",
+        };
+        self.atlassian.metrics().inc("threelo_token_refreshes_total", &[("outcome", label)]);
+        outcome
+    }
+
+    async fn refresh_with_lease(&self, stale: TokenRecord) -> Outcome {
         let kv = &self.store.kv;
         let lease = Self::lease_key(stale.id);
         let holder = random_token(16);
@@ -139,6 +151,7 @@ impl Refresher {
                 return outcome;
             }
             // Another instance holds the lease: wait for its tokens to land.
+            self.atlassian.metrics().inc("threelo_refresh_lease_waits_total", &[]);
             tokio::time::sleep(POLL_EVERY).await;
             let current = self.store.load(stale.id, &stale.account_id).await?;
             if current.version != stale.version && !needs_refresh(&current) {
