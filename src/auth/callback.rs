@@ -101,7 +101,7 @@ async fn finish_sign_in(
     };
 
     let token_set = atlassian.oauth().exchange_code(atlassian.http(), &code).await.map_err(exchange_failure)?;
-    let (me, sites) = identify(&atlassian, &token_set).await?;
+    let (me, sites) = identify(atlassian, &token_set).await?;
     let now = unix_now();
     let record = tokens.create(&me.account_id, token_set, now).await.map_err(|err| match err {
         TokenError::Unavailable(err) => AppError::Unavailable(err.to_string()),
@@ -110,7 +110,7 @@ async fn finish_sign_in(
     // Everything that can fail happens before the session changes, so a failure leaves no
     // half-signed-in session; the new record is then deleted again.
     let prepared = async {
-        index.record(&me.account_id, record, &session_info(&req, &settings, now, now)).await?;
+        index.record(&me.account_id, record, &session_info(req, settings, now, now)).await?;
         if let Some(previous) = previous.0 {
             // Signing in again in the same browser replaces the old session: its tokens go.
             let old = previous.signed_in;
@@ -126,7 +126,7 @@ async fn finish_sign_in(
     let user = User { account_id: me.account_id, name: me.name, email: me.email, avatar_url: me.picture };
     tracing::info!(account = %user.account_id, sites = sites.len(), "signed in");
     session.sign_in(user, record, sites)?;
-    Ok(redirect_to(&settings, &return_to))
+    Ok(redirect_to(settings, &return_to))
 }
 
 fn exchange_failure(err: ExchangeError) -> AppError {
