@@ -217,3 +217,17 @@ fn tags(page: &str) -> Vec<String> {
     let main = page.split("<main").nth(1).and_then(|rest| rest.split("</main>").next()).expect("a <main>");
     main.split('<').skip(1).filter_map(|rest| rest.split('>').next()).map(str::to_ascii_lowercase).collect()
 }
+
+#[tokio::test]
+async fn the_stylesheet_has_a_fingerprinted_name_and_is_kept_for_a_year() {
+    let app = TestApp::spawn().await;
+    let landing = app.page("/").await;
+    let href = links(&landing).into_iter().find(|l| l.starts_with("/static/app.") && l.ends_with(".css")).unwrap();
+    assert_ne!(href, "/static/app.css", "the name carries the content's hash");
+    let css = app.get(&href).await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(css.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let signed_in_page = app.get("/").await;
+    assert_eq!(signed_in_page.headers()["cache-control"], "no-store", "pages are never kept");
+    assert_eq!(app.get("/static/app.0000.css").await.status(), StatusCode::NOT_FOUND);
+}
