@@ -173,3 +173,32 @@ async fn a_real_serve_never_logs_a_token_code_secret_or_cookie() {
         assert!(!logs.contains(&secret), "a secret leaked into the logs:\n{logs}");
     }
 }
+
+#[tokio::test]
+async fn serve_talks_to_a_tls_redis_with_a_rediss_url() {
+    let redis = RedisServer::start_tls();
+    let emulator = start_emulator().await;
+    let port = free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    emulator.add_redirect_uri(&format!("{address}/auth/callback"));
+    let log_file = tempfile::NamedTempFile::new().unwrap();
+    let cert = redis.tls_cert().expect("a TLS server").to_owned();
+    let child = threelo()
+        .envs(env_for(&address, &emulator, Some(&redis)))
+        .env("THREELO_LISTEN", format!("127.0.0.1:{port}"))
+        // rustls-native-certs reads the trusted roots from here: our self-signed certificate.
+        .env("SSL_CERT_FILE", &cert)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(log_file.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let _running = Running(child);
+    wait_until_up(&format!("{address}/healthz"), &log_file).await;
+    let ready = reqwest::get(format!("{address}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK, "Redis over TLS answers:\n{}", read(&log_file));
+    let (client, _) = browser_with_jar();
+    let callback = support::sign_in(&client, &format!("{address}/auth/login")).await;
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    assert!(support::signed_in_at(&client, &address).await, "a session stored over TLS");
+}

@@ -9,6 +9,8 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     _dir: tempfile::TempDir,
+    /// Set for a TLS-only server: the self-signed certificate that clients must trust.
+    tls_cert: Option<std::path::PathBuf>,
 }
 
 /// A port that was free a moment ago.
@@ -20,16 +22,91 @@ impl RedisServer {
     /// Starts redis-server, failing loudly when it is not installed.
     pub fn start() -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir for redis");
-        let mut server = RedisServer { child: None, port: free_port(), _dir: dir };
+        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: None };
         server.spawn();
         server
     }
 
+    /// Starts redis-server speaking only TLS, with a certificate for 127.0.0.1 from a fresh test CA
+    /// (made with the `openssl` command line tool).
+    pub fn start_tls() -> RedisServer {
+        let dir = tempfile::tempdir().expect("temp dir for redis");
+        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        std::fs::write(path("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("write the extension file");
+        let steps: [&[&str]; 3] = [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=threelo test CA",
+                "-keyout",
+                &path("ca.key"),
+                "-out",
+                &path("ca.pem"),
+            ],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                &path("key.pem"),
+                "-out",
+                &path("leaf.csr"),
+            ],
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "1",
+                "-in",
+                &path("leaf.csr"),
+                "-CA",
+                &path("ca.pem"),
+                "-CAkey",
+                &path("ca.key"),
+                "-CAcreateserial",
+                "-extfile",
+                &path("san.ext"),
+                "-out",
+                &path("cert.pem"),
+            ],
+        ];
+        for args in steps {
+            let made = Command::new("openssl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            assert!(made.is_ok_and(|s| s.success()), "openssl (needed for the TLS test) failed: openssl {args:?}");
+        }
+        let ca = dir.path().join("ca.pem");
+        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: Some(ca) };
+        server.spawn();
+        server
+    }
+
+    /// The CA certificate clients of a TLS server must trust (None for a plain server).
+    pub fn tls_cert(&self) -> Option<&std::path::Path> {
+        self.tls_cert.as_deref()
+    }
+
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self._dir.path())
+        let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]).arg("--dir").arg(self._dir.path());
+        match &self.tls_cert {
+            None => command.args(["--port", &self.port.to_string()]),
+            Some(_) => command
+                .args(["--port", "0", "--tls-port", &self.port.to_string(), "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(self._dir.path().join("cert.pem"))
+                .arg("--tls-key-file")
+                .arg(self._dir.path().join("key.pem")),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -38,22 +115,32 @@ impl RedisServer {
             });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = None;
         while Instant::now() < deadline {
-            if self.connection().is_ok() {
-                return;
+            match self.connection() {
+                Ok(_) => return,
+                Err(err) => last = Some(err),
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("redis-server did not answer on port {} within 10 s", self.port);
+        panic!("redis-server did not answer on port {} within 10 s: {last:?}", self.port);
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://127.0.0.1:PORT`, or `rediss://…` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls_cert.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     fn connection(&self) -> redis::RedisResult<redis::Connection> {
-        let client = redis::Client::open(self.url())?;
+        let client = match &self.tls_cert {
+            None => redis::Client::open(self.url())?,
+            Some(cert) => {
+                let root_cert = std::fs::read(cert).map_err(|e| redis::RedisError::from(e))?;
+                let tls = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+                redis::Client::build_with_tls(self.url(), tls)?
+            }
+        };
         let mut conn = client.get_connection_with_timeout(Duration::from_millis(500))?;
         redis::cmd("PING").query::<String>(&mut conn)?;
         Ok(conn)
