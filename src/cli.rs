@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{ConfigError, Mode, Settings, random_b64};
+use crate::config::{ConfigError, Mode, PublicUrl, RawConfig, Settings, process_env, random_b64};
 use crate::startup::{Application, Storage};
 use crate::{demo, telemetry};
 
@@ -132,33 +132,59 @@ fn gen_secret() {
 fn check_config(file: Option<&std::path::Path>) -> i32 {
     match Settings::load(Mode::Serve, file) {
         Err(ConfigError(problems)) => {
-            eprintln!("threelo: the configuration has {} problem(s):", problems.len());
+            let mut report = format!("threelo: the configuration has {} problem(s):\n", problems.len());
             for problem in problems {
-                eprintln!("  - {problem}");
+                report.push_str(&format!("  - {problem}\n"));
             }
+            // The callback is needed to register the app, which is how one gets a client id:
+            // show it as soon as the public URL is right, even while other settings are missing.
+            let raw = RawConfig::load(file, process_env());
+            if let Some(public) = raw.get("public_url").and_then(|url| PublicUrl::parse(url).ok()) {
+                report.push_str(&format!(
+                    "The callback URL to register in the developer console: {}\n",
+                    public.callback_url()
+                ));
+            }
+            print_ignoring_closed_pipe(&mut std::io::stderr(), &report);
             1
         }
         Ok(settings) => {
-            println!("Configuration OK.");
-            println!("  public URL:    {}", settings.public_url);
-            println!("  callback URL:  {}", settings.public_url.callback_url());
-            println!("                 (register exactly this in Atlassian's developer console:");
-            println!("                  your app > Authorization > OAuth 2.0 (3LO) > Callback URL)");
-            println!("  listen:        {}", settings.listen);
-            println!("  client id:     {}", settings.client_id);
-            println!("  scopes:        {}", settings.scopes.join(" "));
-            println!("  auth server:   {}", settings.auth_url);
-            println!("  API gateway:   {}", settings.api_url);
-            println!("  Redis:         {}", settings.redis_url_or_default().masked());
-            println!("  token keys:    {} (the first seals new records)", settings.token_keys.key_ids().join(", "));
-            println!(
-                "  sessions:      idle timeout {}s, lifetime {}s",
-                settings.session.idle_timeout.as_secs(),
-                settings.session.lifetime.as_secs()
+            let report = format!(
+                "Configuration OK.
+  public URL:    {public}
+  callback URL:  {callback}
+                 (register exactly this in Atlassian's developer console:
+                  your app > Authorization > OAuth 2.0 (3LO) > Callback URL)
+  listen:        {listen}
+  client id:     {client_id}
+  scopes:        {scopes}
+  auth server:   {auth}
+  API gateway:   {api}
+  Redis:         {redis}
+  token keys:    {keys} (the first seals new records)
+  sessions:      idle timeout {idle}s, lifetime {lifetime}s
+",
+                public = settings.public_url,
+                callback = settings.public_url.callback_url(),
+                listen = settings.listen,
+                client_id = settings.client_id,
+                scopes = settings.scopes.join(" "),
+                auth = settings.auth_url,
+                api = settings.api_url,
+                redis = settings.redis_url_or_default().masked(),
+                keys = settings.token_keys.key_ids().join(", "),
+                idle = settings.session.idle_timeout.as_secs(),
+                lifetime = settings.session.lifetime.as_secs(),
             );
+            print_ignoring_closed_pipe(&mut std::io::stdout(), &report);
             0
         }
     }
+}
+
+/// Writes `text`; a reader that went away (`| head`) is not an error worth a panic.
+fn print_ignoring_closed_pipe(out: &mut impl std::io::Write, text: &str) {
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 async fn serve(file: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod emulator;
 pub mod error;
+pub mod head;
 pub mod health;
 pub mod ids;
 pub mod metrics;

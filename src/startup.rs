@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::atlassian::Atlassian;
 use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
+use crate::head::head_as_get;
 use crate::metrics::Metrics;
 use crate::security_headers::add_security_headers;
 use crate::session_index::SessionIndex;
@@ -85,7 +86,8 @@ impl Application {
         let server = HttpServer::new(move || {
             let prefix = settings.public_url.prefix().to_owned();
             // Middleware runs outside-in in the reverse order of `wrap`:
-            // log_requests -> security headers -> render_error_pages -> session -> handler. Error
+            // log_requests -> head_as_get -> security headers -> render_error_pages -> session ->
+            // handler. Error
             // pages sit outside the session layer so that a failing session store still gets a
             // designed 503 page; security headers wrap them so error pages carry them too; the
             // request log sits outside everything so it records the status the browser got.
@@ -125,6 +127,7 @@ impl Application {
                 .wrap(session_middleware(&settings, sessions.clone(), key.clone()))
                 .wrap(from_fn(render_error_pages))
                 .wrap(from_fn(add_security_headers))
+                .wrap(from_fn(head_as_get))
                 .wrap(from_fn(telemetry::log_requests))
         })
         .listen(listener)?

@@ -67,6 +67,14 @@ fn check_config_lists_every_problem_and_fails() {
 }
 
 #[test]
+fn check_config_shows_the_callback_url_even_before_the_app_is_registered() {
+    let (code, _, err) = run(threelo().arg("check-config").env("THREELO_PUBLIC_URL", "https://tools.example.com/atl"));
+    assert_eq!(code, 1);
+    assert!(err.contains("THREELO_CLIENT_ID"), "{err}");
+    assert!(err.contains("https://tools.example.com/atl/auth/callback"), "{err}");
+}
+
+#[test]
 fn gen_secret_prints_values_that_check_config_accepts_and_shows_the_callback() {
     let (code, out, _) = run(threelo().arg("gen-secret"));
     assert_eq!(code, 0);

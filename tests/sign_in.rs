@@ -253,3 +253,18 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(headers.get("referrer-policy").unwrap(), "no-referrer", "{path}");
     }
 }
+
+#[tokio::test]
+async fn head_requests_are_answered_like_get_without_a_body() {
+    let app = TestApp::spawn().await;
+    for (path, status) in [
+        ("/healthz", StatusCode::OK),
+        ("/readyz", StatusCode::OK),
+        ("/", StatusCode::OK),
+        ("/nope", StatusCode::NOT_FOUND),
+    ] {
+        let response = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        assert!(response.bytes().await.unwrap().is_empty(), "{path}: no body");
+    }
+}

@@ -74,18 +74,22 @@ pub struct Settings {
 #[error("the configuration has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
 pub struct ConfigError(pub Vec<String>);
 
+/// The process's `THREELO_*` variables. `vars_os`: an unrelated variable that is not UTF-8 must not
+/// stop threelo.
+pub fn process_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(name, value)| {
+        let name = name.into_string().ok()?;
+        name.starts_with("THREELO_").then(|| (name, value.to_string_lossy().into_owned()))
+    })
+}
+
 /// The Redis URL `serve` uses when none is configured.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 impl Settings {
     /// Loads from the real environment and the optional file.
     pub fn load(mode: Mode, file: Option<&Path>) -> Result<Settings, ConfigError> {
-        // `vars_os`: an unrelated variable that is not UTF-8 must not stop threelo.
-        let env = std::env::vars_os().filter_map(|(name, value)| {
-            let name = name.into_string().ok()?;
-            name.starts_with("THREELO_").then(|| (name, value.to_string_lossy().into_owned()))
-        });
-        Settings::from_raw(mode, RawConfig::load(file, env))
+        Settings::from_raw(mode, RawConfig::load(file, process_env()))
     }
 
     /// Builds typed settings from layered raw values, collecting every problem.

@@ -34,6 +34,17 @@ impl RedisUrl {
                 if url.password().is_some() {
                     let _ = url.set_password(Some("****"));
                 }
+                // redis+unix URLs carry credentials in the query: `?user=app&pass=secret`.
+                if url.query().is_some() {
+                    let pairs: Vec<(String, String)> = url
+                        .query_pairs()
+                        .map(|(k, v)| {
+                            let secret = matches!(k.as_ref(), "pass" | "password");
+                            (k.into_owned(), if secret { "****".to_owned() } else { v.into_owned() })
+                        })
+                        .collect();
+                    url.query_pairs_mut().clear().extend_pairs(pairs);
+                }
                 url.to_string()
             }
             Err(_) => "<unparseable>".to_owned(),
@@ -55,6 +66,8 @@ mod tests {
         let url = RedisUrl::parse("redis://app:hunter2@redis.internal:6380/2").unwrap();
         assert_eq!(url.masked(), "redis://app:****@redis.internal:6380/2");
         assert!(!format!("{url:?}").contains("hunter2"));
+        let unix = RedisUrl::parse("redis+unix:///run/redis.sock?db=1&user=app&pass=hunter2").unwrap();
+        assert_eq!(unix.masked(), "redis+unix:///run/redis.sock?db=1&user=app&pass=****");
     }
 
     #[test]
