@@ -136,7 +136,7 @@ impl RedisServer {
         let client = match &self.tls_cert {
             None => redis::Client::open(self.url())?,
             Some(cert) => {
-                let root_cert = std::fs::read(cert).map_err(|e| redis::RedisError::from(e))?;
+                let root_cert = std::fs::read(cert).map_err(redis::RedisError::from)?;
                 let tls = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
                 redis::Client::build_with_tls(self.url(), tls)?
             }
