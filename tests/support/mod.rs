@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod nginx;
 pub mod redis;
 
 use std::net::TcpListener;
@@ -75,10 +76,17 @@ pub fn browser() -> reqwest::Client {
 
 /// A browser-like client and its cookie jar.
 pub fn browser_with_jar() -> (reqwest::Client, Arc<Jar>) {
+    browser_at(None)
+}
+
+/// A browser-like client whose connections come from `source` (e.g. 127.0.0.5), so that it is
+/// told apart from a proxy on 127.0.0.1.
+pub fn browser_at(source: Option<std::net::IpAddr>) -> (reqwest::Client, Arc<Jar>) {
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
         .redirect(reqwest::redirect::Policy::none())
+        .local_address(source)
         .build()
         .expect("test client");
     (client, jar)
@@ -102,6 +110,25 @@ impl TestApp {
         launch(listener, &env, &emulator).await;
         let (client, jar) = browser_with_jar();
         TestApp { address, port, emulator, redis, client, jar, env }
+    }
+
+    /// Spawns the app behind a real nginx that serves it under `prefix` (e.g. `/atl`), with
+    /// nginx's address (127.0.0.1) as the one trusted proxy. `address` is nginx's origin; the
+    /// app's own address is returned for tests that go around the proxy.
+    pub async fn spawn_behind_nginx(prefix: &str, extra: &[(&str, &str)]) -> (TestApp, nginx::Nginx, String) {
+        let redis = RedisServer::start();
+        let emulator = start_emulator().await;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let direct = listener.local_addr().expect("local addr");
+        let proxy = nginx::Nginx::start(prefix, &direct.to_string());
+        let address = proxy.origin();
+        let mut env = env_for(&format!("{address}{prefix}"), &emulator, Some(&redis));
+        env.push(("THREELO_TRUSTED_PROXIES".to_owned(), "127.0.0.1/32".to_owned()));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        launch(listener, &env, &emulator).await;
+        let (client, jar) = browser_with_jar();
+        let app = TestApp { address, port: proxy.port(), emulator, redis, client, jar, env };
+        (app, proxy, format!("http://{direct}"))
     }
 
     /// Starts another instance on the same emulator and Redis with the same settings but for
