@@ -86,8 +86,8 @@ impl Application {
         let server = HttpServer::new(move || {
             let prefix = settings.public_url.prefix().to_owned();
             // Middleware runs outside-in in the reverse order of `wrap`:
-            // log_requests -> head_as_get -> security headers -> render_error_pages -> session ->
-            // handler. Error
+            // log_requests -> head_as_get -> security headers -> render_error_pages -> (pages only)
+            // session -> handler. Error
             // pages sit outside the session layer so that a failing session store still gets a
             // designed 503 page; security headers wrap them so error pages carry them too; the
             // request log sits outside everything so it records the status the browser got.
@@ -101,30 +101,36 @@ impl Application {
                 .app_data(kv.clone())
                 .service(
                     web::scope(&prefix)
-                        .service(pages::home::home)
-                        .service(pages::sites::sites)
-                        .service(pages::jira::issues)
-                        .service(pages::jira::issue)
-                        .service(pages::confluence::spaces)
-                        .service(pages::confluence::page)
-                        .service(pages::account::account)
-                        .service(pages::account::end_session)
-                        .service(pages::account::end_other_sessions)
-                        .service(pages::stylesheet)
-                        .service(auth::login)
-                        .service(auth::callback::callback)
-                        .service(auth::logout)
+                        // Routes that must answer without touching the session (and so Redis):
+                        // health checks, metrics and the stylesheet.
                         .service(health::healthz)
                         .service(health::readyz)
+                        .service(pages::stylesheet)
                         .configure(|scope| {
                             // On the public port unless it has an address of its own.
                             if !metrics_elsewhere {
                                 scope.service(metrics::metrics);
                             }
-                        }),
+                        })
+                        .service(
+                            web::scope("")
+                                .service(pages::home::home)
+                                .service(pages::sites::sites)
+                                .service(pages::jira::issues)
+                                .service(pages::jira::issue)
+                                .service(pages::confluence::spaces)
+                                .service(pages::confluence::page)
+                                .service(pages::account::account)
+                                .service(pages::account::end_session)
+                                .service(pages::account::end_other_sessions)
+                                .service(auth::login)
+                                .service(auth::callback::callback)
+                                .service(auth::logout)
+                                .default_service(web::to(not_found))
+                                .wrap(session_middleware(&settings, sessions.clone(), key.clone())),
+                        ),
                 )
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
-                .wrap(session_middleware(&settings, sessions.clone(), key.clone()))
+                .default_service(web::to(not_found))
                 .wrap(from_fn(render_error_pages))
                 .wrap(from_fn(add_security_headers))
                 .wrap(from_fn(head_as_get))
@@ -160,6 +166,10 @@ impl Application {
             Some(metrics) => futures_util::future::try_join(self.server, metrics).await.map(|_| ()),
         }
     }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
 }
 
 /// The session cookie per DESIGN.md §3: `__Host-` and `Secure` over https at the root, the public

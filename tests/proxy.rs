@@ -60,7 +60,8 @@ async fn forwarded_addresses_are_believed_from_nginx_and_ignored_from_anyone_els
 
     // Straight to the app, not through a trusted proxy: the header is ignored.
     let (bypass, _) = browser();
-    let login = bypass.get(format!("{direct}/atl/auth/login")).header("X-Forwarded-For", "6.6.6.6").send().await.unwrap();
+    let login =
+        bypass.get(format!("{direct}/atl/auth/login")).header("X-Forwarded-For", "6.6.6.6").send().await.unwrap();
     let back = bypass.get(location(login.headers())).send().await.unwrap();
     let callback = location(back.headers());
     // The callback names the public URL (nginx); replay it straight to the app.

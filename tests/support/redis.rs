@@ -202,9 +202,22 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port (empty: the tests run it without persistence).
+    /// Starts the server again on the same port, empty (the tests run it without persistence).
     pub fn restart(&mut self) {
         self.stop();
+        self.spawn();
+    }
+
+    /// Saves the data to disk and stops the server, as an operator's restart of a persistent Redis
+    /// would; `start_again` then loads it back.
+    pub fn stop_keeping_data(&mut self) {
+        let mut conn = self.connection().expect("redis connection");
+        redis::cmd("SAVE").query::<()>(&mut conn).expect("SAVE");
+        self.stop();
+    }
+
+    /// Starts a stopped server again on the same port, loading what `stop_keeping_data` saved.
+    pub fn start_again(&mut self) {
         self.spawn();
     }
 }
