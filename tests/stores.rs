@@ -155,3 +155,15 @@ async fn a_redis_that_accepts_but_never_answers_is_an_error_not_a_hang() {
     let outcome = tokio::time::timeout(Duration::from_secs(10), kv.get("x")).await;
     assert!(matches!(outcome, Ok(Err(_))), "a clear error within the deadline, not a hang");
 }
+
+#[tokio::test]
+async fn an_acl_user_and_password_in_the_url_are_used_and_a_wrong_one_is_refused() {
+    let redis = RedisServer::start_with_user("s3cret-pw");
+    let kv = Kv::Redis(redis_pool(&RedisUrl::parse(&redis.url()).unwrap()).unwrap());
+    kv.set_ex("t:a", "1", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(kv.get("t:a").await.unwrap().as_deref(), Some("1"));
+    let wrong = redis.url().replace("s3cret-pw", "wrong");
+    let refused = Kv::Redis(redis_pool(&RedisUrl::parse(&wrong).unwrap()).unwrap());
+    let err = refused.ping().await.unwrap_err();
+    assert!(!err.to_string().contains("wrong"), "the password never appears in an error: {err}");
+}

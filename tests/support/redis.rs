@@ -11,6 +11,8 @@ pub struct RedisServer {
     _dir: tempfile::TempDir,
     /// Set for a TLS-only server: the self-signed certificate that clients must trust.
     tls_cert: Option<std::path::PathBuf>,
+    /// Set for a server that requires this ACL user (`app`) password.
+    password: Option<String>,
 }
 
 /// A port that was free a moment ago.
@@ -22,7 +24,7 @@ impl RedisServer {
     /// Starts redis-server, failing loudly when it is not installed.
     pub fn start() -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir for redis");
-        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: None };
+        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: None, password: None };
         server.spawn();
         server
     }
@@ -84,7 +86,21 @@ impl RedisServer {
             assert!(made.is_ok_and(|s| s.success()), "openssl (needed for the TLS test) failed: openssl {args:?}");
         }
         let ca = dir.path().join("ca.pem");
-        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: Some(ca) };
+        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: Some(ca), password: None };
+        server.spawn();
+        server
+    }
+
+    /// Starts redis-server with an ACL user `app` (password `password`) and no default user.
+    pub fn start_with_user(password: &str) -> RedisServer {
+        let dir = tempfile::tempdir().expect("temp dir for redis");
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            _dir: dir,
+            tls_cert: None,
+            password: Some(password.to_owned()),
+        };
         server.spawn();
         server
     }
@@ -97,6 +113,10 @@ impl RedisServer {
     fn spawn(&mut self) {
         let mut command = Command::new("redis-server");
         command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]).arg("--dir").arg(self._dir.path());
+        if let Some(password) = &self.password {
+            let secret = format!(">{password}");
+            command.args(["--user", "default", "off", "--user", "app", "on", &secret, "~*", "&*", "+@all"]);
+        }
         match &self.tls_cert {
             None => command.args(["--port", &self.port.to_string()]),
             Some(_) => command
@@ -129,7 +149,8 @@ impl RedisServer {
     /// `redis://127.0.0.1:PORT`, or `rediss://…` for a TLS server.
     pub fn url(&self) -> String {
         let scheme = if self.tls_cert.is_some() { "rediss" } else { "redis" };
-        format!("{scheme}://127.0.0.1:{}", self.port)
+        let credentials = self.password.as_ref().map(|p| format!("app:{p}@")).unwrap_or_default();
+        format!("{scheme}://{credentials}127.0.0.1:{}", self.port)
     }
 
     fn connection(&self) -> redis::RedisResult<redis::Connection> {
