@@ -344,3 +344,35 @@ async fn a_post_the_browser_marks_as_cross_site_is_refused() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(app.is_signed_in().await);
 }
+
+#[tokio::test]
+async fn a_same_origin_post_with_origin_null_is_accepted_as_browsers_send_it() {
+    // With `Referrer-Policy: no-referrer`, browsers send `Origin: null` on our own forms.
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let csrf = app.csrf().await;
+    let forged = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("Origin", "null")
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "null from another site is refused");
+    let without_site =
+        app.client.post(app.url("/auth/logout")).header("Origin", "null").form(&[("csrf", csrf.as_str())]);
+    assert_eq!(without_site.send().await.unwrap().status(), StatusCode::FORBIDDEN, "null alone proves nothing");
+    let own = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("Origin", "null")
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::SEE_OTHER);
+    assert!(!app.is_signed_in().await);
+}

@@ -22,6 +22,7 @@ impl Nginx {
         let d = dir.path().display();
         let config = format!(
             "user root;
+master_process off;
 worker_processes 1;
 daemon off;
 pid {d}/nginx.pid;
@@ -50,6 +51,7 @@ http {{
 }}
 "
         );
+        // `master_process off`: one process, so killing it on drop leaves no worker behind.
         let path = dir.path().join("nginx.conf");
         std::fs::write(&path, config).expect("write nginx.conf");
         let child = Command::new("nginx")
