@@ -97,11 +97,14 @@ impl Cli {
         let file = self.config.as_deref();
         let result = match self.command {
             Command::Help => {
-                print!("{HELP}");
+                print_ignoring_closed_pipe(&mut std::io::stdout(), HELP);
                 Ok(())
             }
             Command::Version => {
-                println!("threelo {}", env!("CARGO_PKG_VERSION"));
+                print_ignoring_closed_pipe(
+                    &mut std::io::stdout(),
+                    concat!("threelo ", env!("CARGO_PKG_VERSION"), "\n"),
+                );
                 Ok(())
             }
             Command::GenSecret => {
@@ -123,10 +126,16 @@ impl Cli {
 }
 
 fn gen_secret() {
-    println!("# Fresh secrets for threelo. Keep them secret; store them as files and use the *_FILE variables.");
-    println!("THREELO_SESSION_SECRET={}", random_b64(64));
-    println!("THREELO_TOKEN_KEYS=k{}:{}", time::OffsetDateTime::now_utc().unix_timestamp(), random_b64(32));
-    println!("# To rotate token keys, put a new key first and keep the old ones after it: k2:...,k1:...");
+    let text = format!(
+        "# Fresh secrets for threelo. Keep them secret; store them as files and use the *_FILE variables.\n\
+         THREELO_SESSION_SECRET={}\n\
+         THREELO_TOKEN_KEYS=k{}:{}\n\
+         # To rotate token keys, put a new key first and keep the old ones after it: k2:...,k1:...\n",
+        random_b64(64),
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        random_b64(32),
+    );
+    print_ignoring_closed_pipe(&mut std::io::stdout(), &text);
 }
 
 fn check_config(file: Option<&std::path::Path>) -> i32 {
@@ -183,7 +192,7 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
 }
 
 /// Writes `text`; a reader that went away (`| head`) is not an error worth a panic.
-fn print_ignoring_closed_pipe(out: &mut impl std::io::Write, text: &str) {
+pub(crate) fn print_ignoring_closed_pipe(out: &mut impl std::io::Write, text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::cli::print_ignoring_closed_pipe;
 use crate::config::{Mode, Settings};
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::startup::{Application, Storage};
@@ -32,20 +33,18 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
     let public = settings.public_url.clone();
     let app = Application::build(settings, storage).await?;
 
-    println!();
-    println!("  threelo demo is running.");
-    println!();
-    println!("  Open {}/ in your browser and click \"Sign in with Atlassian\".", public);
-    println!("  Atlassian is emulated at {} (no account needed).", emulator.base_url());
-    println!("  Storage: {storage_note}.");
-    println!();
-    println!("  Demo users (pick one on the consent page):");
+    let mut banner = String::new();
+    banner.push_str("\n  threelo demo is running.\n\n");
+    banner.push_str(&format!("  Open {public}/ in your browser and click \"Sign in with Atlassian\".\n"));
+    banner.push_str(&format!("  Atlassian is emulated at {} (no account needed).\n", emulator.base_url()));
+    banner.push_str(&format!("  Storage: {storage_note}.\n\n"));
+    banner.push_str("  Demo users (pick one on the consent page):\n");
     for user in Emulator::users() {
-        println!("    {:<8} {:<16} {}", user.login, user.name, user.email);
+        banner.push_str(&format!("    {:<8} {:<16} {}\n", user.login, user.name, user.email));
     }
-    println!();
-    println!("  Press Ctrl-C to stop.");
-    println!();
+    banner.push_str("\n  Press Ctrl-C to stop.\n\n");
+    // Whoever reads the banner may close stdout after it (a script, a test): the demo keeps serving.
+    print_ignoring_closed_pipe(&mut std::io::stdout(), &banner);
     app.run().await?;
     Ok(())
 }
