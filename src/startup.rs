@@ -84,6 +84,14 @@ impl Application {
         let settings = web::Data::new(settings);
 
         let server = HttpServer::new(move || {
+            // Each worker thread gets its own HTTP client for pages' calls to Atlassian: a pooled
+            // connection is driven by the runtime that opened it, so with one client for all
+            // workers every other call crossed threads (a wake-up each way). The shared client
+            // stays for refreshes; it is also the fallback should a second client not build.
+            let worker_atlassian = match Atlassian::new(&settings, metrics.clone()) {
+                Ok(client) => web::Data::new(client),
+                Err(_) => atlassian.clone(),
+            };
             let prefix = settings.public_url.prefix().to_owned();
             // Middleware runs outside-in in the reverse order of `wrap`:
             // log_requests -> head_as_get -> security headers -> render_error_pages -> (pages only)
@@ -93,7 +101,7 @@ impl Application {
             // request log sits outside everything so it records the status the browser got.
             App::new()
                 .app_data(settings.clone())
-                .app_data(atlassian.clone())
+                .app_data(worker_atlassian)
                 .app_data(tokens.clone())
                 .app_data(index.clone())
                 .app_data(refresher.clone())

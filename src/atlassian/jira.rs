@@ -7,8 +7,9 @@ use super::{ApiError, Atlassian};
 
 /// The JQL of "my open issues", newest first. Bounded, as `/search/jql` requires.
 pub const MY_OPEN_ISSUES: &str = "assignee = currentUser() AND resolution = Unresolved ORDER BY updated DESC";
-/// The fields the issue list shows (the default would be ids only).
-const LIST_FIELDS: &str = "summary,status,priority,issuetype,project,updated";
+/// The fields the issue lists show (the default would be ids only). Only what a row shows: each
+/// field asked for is more JSON to send and to parse, on every list page.
+const LIST_FIELDS: &str = "summary,status,priority,issuetype,updated";
 /// The fields the issue page shows.
 const ISSUE_FIELDS: &str =
     "summary,status,priority,issuetype,project,created,updated,reporter,assignee,labels,description";

@@ -19,6 +19,14 @@ pub struct EmulatorConfig {
     pub refresh_leeway: Duration,
     /// What `/authorize` does with a valid request.
     pub consent: ConsentMode,
+    /// Benchmark mode: API answers (`/me`, accessible-resources, Jira, Confluence) are computed
+    /// once per user, scopes and URL and then served from memory; latency and fault knobs are
+    /// not consulted for them and they are not logged. Bearer tokens are still checked on every
+    /// request, and `/authorize` and `/oauth/token` behave exactly as without it (so
+    /// [`Emulator::token_grants`](super::Emulator::token_grants) still counts refreshes), except
+    /// that [`Emulator::issued_secrets`](super::Emulator::issued_secrets) keeps only the client
+    /// secret, so memory does not grow with every token. Off unless set; only `bench/` turns it on.
+    pub fast: bool,
 }
 
 impl EmulatorConfig {
@@ -36,6 +44,7 @@ impl EmulatorConfig {
             code_ttl: Duration::from_secs(300),
             refresh_leeway: Duration::from_secs(600),
             consent: ConsentMode::Manual,
+            fast: false,
         }
     }
 }
@@ -51,6 +60,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("code_ttl", &self.code_ttl)
             .field("refresh_leeway", &self.refresh_leeway)
             .field("consent", &self.consent)
+            .field("fast", &self.fast)
             .finish()
     }
 }

@@ -48,7 +48,7 @@ impl State {
             grant: None,
         };
         self.codes.insert(code.clone(), record);
-        self.issued.push(code.clone());
+        self.remember_issued(&code);
         code
     }
 
@@ -119,13 +119,13 @@ impl State {
         // Long and of varying length, like Atlassian's JWT-sized tokens.
         let access_token = random_secret(240, 1100);
         self.access.insert(access_token.clone(), AccessToken { grant: grant_id, expires_at: now + ttl });
-        self.issued.push(access_token.clone());
+        self.remember_issued(&access_token);
         let scopes = self.grants.get(grant_id).map(|g| g.scopes.clone()).unwrap_or_default();
         let refresh_token = scopes.iter().any(|s| s == "offline_access").then(|| {
             let token = random_secret(180, 420);
             let record = RefreshToken { grant: grant_id, issued_at: now, retired_at: None };
             self.refresh.insert(token.clone(), record);
-            self.issued.push(token.clone());
+            self.remember_issued(&token);
             token
         });
         TokenSet { access_token, expires_in: ttl.as_secs(), scope: scopes.join(" "), refresh_token }

@@ -10,13 +10,15 @@
 //! `seed_wiki` (fixed users, sites, issues, pages), `state` (clock, knobs, request log),
 //! `grants` (codes, grants, token rotation), `auth` (authorize + consent screen), `token`
 //! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
-//! `jira_json` + `jql`, `confluence`, `observe` (latency, faults, request log), `http`
-//! (parameters, error bodies, cursors), `scopes` (known scopes and their words).
+//! `jira_json` + `jql`, `confluence`, `observe` (latency, faults, request log), `fast`
+//! (benchmark mode: API answers kept in memory), `http` (parameters, error bodies, cursors),
+//! `scopes` (known scopes and their words).
 
 mod api;
 mod auth;
 mod config;
 mod confluence;
+mod fast;
 mod grants;
 mod http;
 mod jira;
@@ -74,10 +76,17 @@ impl Emulator {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
         let base_url = format!("http://{addr}");
+        // Registered only in fast mode: its presence is what switches the middleware over.
+        let answers = config.fast.then(|| web::Data::new(fast::Answers::default()));
         let state = Arc::new(Mutex::new(State::new(config, base_url.clone())));
         let data = web::Data::from(Arc::clone(&state));
         let server = HttpServer::new(move || {
-            App::new().app_data(data.clone()).wrap(from_fn(observe::observe)).configure(routes)
+            let app = App::new().app_data(data.clone());
+            let app = match &answers {
+                Some(answers) => app.app_data(answers.clone()),
+                None => app,
+            };
+            app.wrap(from_fn(fast::observe_or_serve_fast)).configure(routes)
         })
         .workers(2)
         // The host app owns Ctrl-C; the emulator must not react to it on its own.

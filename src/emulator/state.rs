@@ -95,6 +95,14 @@ impl State {
         Instant::now() + self.offset
     }
 
+    /// Keeps a secret for [`Emulator::issued_secrets`](super::Emulator::issued_secrets); not in
+    /// fast mode, where a long benchmark would otherwise grow this list without bound.
+    pub(crate) fn remember_issued(&mut self, secret: &str) {
+        if !self.config.fast {
+            self.issued.push(secret.to_owned());
+        }
+    }
+
     pub(crate) fn advance(&mut self, by: Duration) {
         self.offset += by;
     }

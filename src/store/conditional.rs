@@ -7,6 +7,19 @@ use redis::Script;
 
 use super::{Change, Kv, StoreError};
 
+/// Takes a lease: sets the key (with a TTL) only if it is absent, or says yes if it already holds
+/// this very value. Holder values are random per attempt, so that only happens when the same call
+/// runs twice because the answer to the first was lost with its connection (`connection.rs`).
+const SET_IF_ABSENT_OR_OURS: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return 1
+end
+return 0
+"#;
+
 /// Replaces the value only if it still starts with `prefix` (the version it was read at).
 const REPLACE_IF_PREFIX: &str = r#"
 local current = redis.call('GET', KEYS[1])
@@ -38,17 +51,18 @@ fn millis(ttl: Duration) -> u64 {
 }
 
 impl Kv {
-    /// Sets `key` only if it is absent (`SET NX PX`); true when this call set it.
+    /// Sets `key` only if it is absent (`SET NX PX`); true when this call set it, or when it
+    /// already holds `value` (a repeat of the same call, whose holder value is unique).
     pub async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
         match self {
             Kv::Redis(pool) => {
-                let set: Option<String> = Self::redis_call(pool, |mut c| async move {
-                    redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(millis(ttl)).query_async(&mut c).await
+                let set: i64 = Self::redis_call(pool, |mut c| async move {
+                    Script::new(SET_IF_ABSENT_OR_OURS).key(key).arg(value).arg(millis(ttl)).invoke_async(&mut c).await
                 })
                 .await?;
-                Ok(set.is_some())
+                Ok(set == 1)
             }
-            Kv::Memory(map) => Ok(map.set_nx(key, value, ttl)),
+            Kv::Memory(map) => Ok(map.set_nx(key, value, ttl) || map.get(key).as_deref() == Some(value)),
         }
     }
 

@@ -5,19 +5,19 @@
 //! a request that hangs.
 
 mod conditional;
+mod connection;
 mod memory;
 mod session_store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::{Pool, Runtime, Timeouts};
 use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
 
+pub use connection::{RedisPool, redis_pool};
 pub use memory::{Change, MemoryKv};
 pub use session_store::{MemorySessionStore, SessionBackend};
-
-use crate::config::RedisUrl;
 
 /// How long one Redis command (including getting a connection) may take.
 const REDIS_DEADLINE: Duration = Duration::from_secs(2);
@@ -30,23 +30,10 @@ pub const KEY_PREFIX: &str = "threelo:";
 #[error("storage unavailable: {0}")]
 pub struct StoreError(pub String);
 
-/// A Redis connection pool for `url`. Connects lazily: a Redis that is down at start-up is
-/// reported by `/readyz` and by pages, and picked up by itself once it answers.
-pub fn redis_pool(url: &RedisUrl) -> Result<Pool, StoreError> {
-    let mut config = deadpool_redis::Config::from_url(url.expose());
-    let mut pool = deadpool_redis::PoolConfig::new(32);
-    pool.timeouts =
-        Timeouts { wait: Some(REDIS_DEADLINE), create: Some(REDIS_DEADLINE), recycle: Some(REDIS_DEADLINE) };
-    config.pool = Some(pool);
-    config
-        .create_pool(Some(Runtime::Tokio1))
-        .map_err(|err| StoreError(format!("cannot configure the Redis pool: {err}")))
-}
-
 /// The storage backend.
 #[derive(Clone)]
 pub enum Kv {
-    Redis(Pool),
+    Redis(RedisPool),
     Memory(Arc<MemoryKv>),
 }
 
@@ -70,18 +57,21 @@ impl Kv {
         matches!(self, Kv::Memory(_))
     }
 
-    pub(crate) async fn redis_call<T, F, Fut>(pool: &Pool, call: F) -> Result<T, StoreError>
+    /// Runs `call` on a connection to `pool` within the Redis deadline. `call` may run twice (on a
+    /// fresh connection when the first was dead), so it must be safe to repeat.
+    pub(crate) async fn redis_call<T, F, Fut>(pool: &RedisPool, call: F) -> Result<T, StoreError>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let work = async {
-            let conn = pool.get().await.map_err(|err| StoreError(format!("no Redis connection: {err}")))?;
-            call(conn).await.map_err(|err| StoreError(format!("Redis command failed: {err}")))
-        };
-        tokio::time::timeout(REDIS_DEADLINE, work)
-            .await
-            .map_err(|_| StoreError("Redis did not answer in time".to_owned()))?
+        match tokio::time::timeout(REDIS_DEADLINE, pool.run(call)).await {
+            Ok(result) => result,
+            Err(_) => {
+                // A connection that does not answer may be wedged: the next call starts afresh.
+                pool.forget_connection();
+                Err(StoreError("Redis did not answer in time".to_owned()))
+            }
+        }
     }
 
     /// The value at `key`.

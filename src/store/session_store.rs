@@ -1,18 +1,17 @@
-//! actix-session storage: its own Redis store in production, an in-memory twin for the demo.
+//! actix-session storage: sessions in Redis in production, an in-memory twin for the demo.
 //!
-//! `SessionBackend` wraps both so the middleware has one type, and adds what the Redis store lacks:
-//! a deadline on every call, and "unreadable session state means signed out" instead of a 500.
+//! `SessionBackend` wraps both so the middleware has one type, and adds a deadline on every call,
+//! and "unreadable session state means signed out" instead of a 500.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use actix_session::storage::{
-    LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key,
-};
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key};
 use actix_web::cookie::time::Duration;
+use redis::Value;
 
-use super::{KEY_PREFIX, MemoryKv, REDIS_DEADLINE};
+use super::{KEY_PREFIX, Kv, MemoryKv, REDIS_DEADLINE, RedisPool, StoreError};
 
 type State = HashMap<String, String>;
 
@@ -78,6 +77,84 @@ impl SessionStore for MemorySessionStore {
     }
 }
 
+/// Sessions in Redis, stored exactly as actix-session's `RedisSessionStore` stores them (the state
+/// as JSON under `threelo:session:<key>`, with the same commands: GET; SET NX EX; SET XX EX falling
+/// back to a new key; EXPIRE; DEL), but on threelo's own connections (`connection.rs`): actix's
+/// store takes a pooled connection per call, and the pool pings each one it hands out.
+#[derive(Clone)]
+pub struct RedisSessionStore {
+    redis: RedisPool,
+}
+
+fn other(err: StoreError) -> anyhow::Error {
+    anyhow::anyhow!(err)
+}
+
+impl SessionStore for RedisSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let name = session_key_name(session_key.as_ref());
+        let name = name.as_str();
+        let value: Option<String> =
+            Kv::redis_call(&self.redis, |mut c| async move { redis::cmd("GET").arg(name).query_async(&mut c).await })
+                .await
+                .map_err(|err| LoadError::Other(other(err)))?;
+        match value {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json).map_err(|err| LoadError::Deserialization(err.into())),
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let json = serde_json::to_string(&state).map_err(|err| SaveError::Serialization(err.into()))?;
+        let key = generate_session_key();
+        let (name, json, secs) = (session_key_name(key.as_ref()), json.as_str(), ttl.whole_seconds());
+        let name = name.as_str();
+        Kv::redis_call(&self.redis, |mut c| async move {
+            redis::cmd("SET").arg(name).arg(json).arg("NX").arg("EX").arg(secs).query_async::<()>(&mut c).await
+        })
+        .await
+        .map_err(|err| SaveError::Other(other(err)))?;
+        Ok(key)
+    }
+
+    async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        let json = serde_json::to_string(&state).map_err(|err| UpdateError::Serialization(err.into()))?;
+        let (name, body, secs) = (session_key_name(session_key.as_ref()), json.as_str(), ttl.whole_seconds());
+        let name = name.as_str();
+        let answer: Value = Kv::redis_call(&self.redis, |mut c| async move {
+            redis::cmd("SET").arg(name).arg(body).arg("XX").arg("EX").arg(secs).query_async(&mut c).await
+        })
+        .await
+        .map_err(|err| UpdateError::Other(other(err)))?;
+        match answer {
+            // The session expired between load and update: like actix's store, save it under a new key.
+            Value::Nil => self.save(state, ttl).await.map_err(|err| match err {
+                SaveError::Serialization(e) => UpdateError::Serialization(e),
+                SaveError::Other(e) => UpdateError::Other(e),
+            }),
+            _ => Ok(session_key),
+        }
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        let (name, secs) = (session_key_name(session_key.as_ref()), ttl.whole_seconds());
+        let name = name.as_str();
+        Kv::redis_call(&self.redis, |mut c| async move {
+            redis::cmd("EXPIRE").arg(name).arg(secs).query_async::<()>(&mut c).await
+        })
+        .await
+        .map_err(other)
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
+        let name = session_key_name(session_key.as_ref());
+        let name = name.as_str();
+        Kv::redis_call(&self.redis, |mut c| async move { redis::cmd("DEL").arg(name).query_async::<()>(&mut c).await })
+            .await
+            .map_err(other)
+    }
+}
+
 /// The session store the middleware uses: one of the two backends.
 #[derive(Clone)]
 pub enum SessionBackend {
@@ -86,10 +163,9 @@ pub enum SessionBackend {
 }
 
 impl SessionBackend {
-    /// actix-session's Redis store on our pool, with our key prefix.
-    pub async fn redis(pool: deadpool_redis::Pool) -> anyhow::Result<Self> {
-        let store = RedisSessionStore::builder_pooled(pool).cache_keygen(session_key_name).build().await?;
-        Ok(SessionBackend::Redis(store))
+    /// Sessions in the Redis of `redis`, with our key prefix.
+    pub async fn redis(redis: RedisPool) -> anyhow::Result<Self> {
+        Ok(SessionBackend::Redis(RedisSessionStore { redis }))
     }
 }
 
