@@ -76,6 +76,12 @@ pub fn state_is_signed_in(state: &std::collections::HashMap<String, String>) -> 
     state.contains_key(SIGNED_IN)
 }
 
+/// The stored session state (as actix-session keeps it) of a signed-in user: what a sign-in leaves.
+/// For tools that create sessions in bulk, such as `bench/run`.
+pub fn signed_in_state(signed_in: &SignedIn) -> serde_json::Result<std::collections::HashMap<String, String>> {
+    Ok(std::collections::HashMap::from([(SIGNED_IN.to_owned(), serde_json::to_string(signed_in)?)]))
+}
+
 /// Random URL-safe text with `bytes` bytes of entropy.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

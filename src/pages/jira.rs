@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
-use crate::atlassian::Site;
+use crate::atlassian::{SearchPage, Site};
 use crate::auth::single_param;
 use crate::config::Settings;
 use crate::error::AppError;
@@ -17,9 +17,10 @@ use crate::render::adf_to_html;
 /// Issues per page of the list.
 const PAGE_SIZE: u32 = 50;
 
+/// The issue list page: one page of Jira's search for "my open issues" on one site.
 #[derive(Template)]
 #[template(path = "issues.html")]
-struct IssuesPage<'a> {
+pub struct IssuesPage<'a> {
     base: &'a str,
     chrome: Chrome,
     site: Site,
@@ -27,6 +28,27 @@ struct IssuesPage<'a> {
     /// Set when this is not the first page.
     first_href: Option<String>,
     next_href: Option<String>,
+}
+
+impl<'a> IssuesPage<'a> {
+    /// The page for `found`, the search answer for `site`; `page` is the token it was asked with
+    /// (none on the first page). `base` is the app's path prefix.
+    pub fn new(base: &'a str, chrome: Chrome, site: Site, found: &SearchPage, page: Option<&PageToken>) -> Self {
+        let issues_href = format!("{base}/sites/{}/jira/issues", site.id);
+        let next_href = found
+            .next_page_token
+            .as_deref()
+            .and_then(PageToken::parse)
+            .map(|next| format!("{issues_href}?page={}", encode(next.as_str())));
+        IssuesPage {
+            base,
+            chrome,
+            issues: found.issues.iter().map(|i| IssueRow::new(i, &issues_href)).collect(),
+            first_href: page.is_some().then_some(issues_href),
+            site,
+            next_href,
+        }
+    }
 }
 
 #[get("/sites/{cloud_id}/jira/issues")]
@@ -52,21 +74,8 @@ pub async fn issues(
         }
         other => other?,
     };
-    let issues_href = format!("{base}/sites/{cloud_id}/jira/issues");
-    let next_href = found
-        .next_page_token
-        .as_deref()
-        .and_then(PageToken::parse)
-        .map(|next| format!("{issues_href}?page={}", encode(next.as_str())));
-    let rows = found.issues.iter().map(|i| IssueRow::new(i, &issues_href)).collect();
-    html(IssuesPage {
-        base,
-        chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),
-        first_href: page.is_some().then(|| issues_href.clone()),
-        site,
-        issues: rows,
-        next_href,
-    })
+    let chrome = Chrome::new(base, user.signed_in(), Some(cloud_id.as_str()));
+    html(IssuesPage::new(base, chrome, site, &found, page.as_ref()))
 }
 
 fn encode(value: &str) -> String {

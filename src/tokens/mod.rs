@@ -126,7 +126,7 @@ impl TokenStore {
     }
 
     /// The stored form of a record: `<version>:<sealed payload>`, sealed under the active key.
-    fn seal(&self, record: &TokenRecord) -> Result<String, TokenError> {
+    pub fn seal(&self, record: &TokenRecord) -> Result<String, TokenError> {
         let payload = Payload {
             access_token: record.tokens.access_token.expose_secret().to_owned(),
             refresh_token: record.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_owned()),
@@ -148,8 +148,13 @@ impl TokenStore {
             .get(&Self::key(id))
             .await?
             .ok_or_else(|| TokenError::Unusable("no such record (expired or signed out)".to_owned()))?;
+        self.open(id, account_id, &value)
+    }
+
+    /// Opens `stored` (as [`TokenStore::seal`] made it) as the record `id` of `account_id`.
+    pub fn open(&self, id: Uuid, account_id: &str, stored: &str) -> Result<TokenRecord, TokenError> {
         let (_, sealed) =
-            value.split_once(':').ok_or_else(|| TokenError::Unusable("stored value is malformed".to_owned()))?;
+            stored.split_once(':').ok_or_else(|| TokenError::Unusable("stored value is malformed".to_owned()))?;
         let opened =
             self.ring.open(sealed, &Self::aad(id, account_id)).map_err(|err| TokenError::Unusable(err.to_string()))?;
         let payload: Payload = serde_json::from_slice(&opened.plaintext)
