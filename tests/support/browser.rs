@@ -97,6 +97,39 @@ impl Drop for Driver {
     }
 }
 
+/// Starts chromedriver on `port` and waits (bounded) until it says it listens there; its log when
+/// it exits or does not say so in time.
+async fn start_driver(port: u16) -> Result<Driver, String> {
+    let dir = tempfile::tempdir().expect("temp dir for the browser");
+    let log = File::create(dir.path().join("chromedriver.log")).expect("chromedriver log file");
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(log.try_clone().expect("log file handle"))
+        .stderr(log)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|err| {
+            panic!("cannot start {CHROMEDRIVER} ({err}): run scripts/test, which installs chromium and chromium-driver")
+        });
+    let mut driver = Driver { child, dir };
+    let deadline = Instant::now() + PATIENCE;
+    // The log line, not a successful connect: the port may answer for someone else.
+    let listening = format!("started successfully on port {port}");
+    loop {
+        if driver.log().contains(&listening) {
+            return Ok(driver);
+        }
+        if let Ok(Some(status)) = driver.child.try_wait() {
+            return Err(format!("exited with {status}: {}", driver.log()));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("not listening within {PATIENCE:?}: {}", driver.log()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A running chromedriver with one headless Chromium session.
 pub struct Browser {
     client: Client,
@@ -113,30 +146,18 @@ impl Browser {
                 "{path} is missing (Debian package {package}): run scripts/test, which installs chromium and chromium-driver"
             );
         }
-        let dir = tempfile::tempdir().expect("temp dir for the browser");
-        let port = free_port();
-        let log = File::create(dir.path().join("chromedriver.log")).expect("chromedriver log file");
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(log.try_clone().expect("log file handle"))
-            .stderr(log)
-            .stdin(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "cannot start {CHROMEDRIVER} ({err}): run scripts/test, which installs chromium and chromium-driver"
-                )
-            });
-        let mut driver = Driver { child, dir };
-        let deadline = Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = driver.child.try_wait() {
-                panic!("chromedriver exited with {status}: {}", driver.log());
+        // A free port can be taken by another test's server between our choosing it and
+        // chromedriver binding it; chromedriver then exits, and a fresh port is tried.
+        let mut attempts = 0;
+        let (driver, port) = loop {
+            attempts += 1;
+            let port = free_port();
+            match start_driver(port).await {
+                Ok(driver) => break (driver, port),
+                Err(log) if attempts < 5 && log.contains("Address already in use") => continue,
+                Err(log) => panic!("chromedriver did not start on port {port}: {log}"),
             }
-            assert!(Instant::now() < deadline, "chromedriver did not listen within 10 s: {}", driver.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        };
         let profile = driver.dir.path().join("profile");
         let capabilities = json!({
             "browserName": "chrome",

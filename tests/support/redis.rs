@@ -15,9 +15,23 @@ pub struct RedisServer {
     password: Option<String>,
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, and that no other test of this process was given: the
+/// kernel may hand a released port out again at once, and two servers of parallel tests (an nginx
+/// and a chromedriver, say) would then race for it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port on 127.0.0.1")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("no free port on 127.0.0.1");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no port on 127.0.0.1 that was not given out already");
 }
 
 impl RedisServer {
