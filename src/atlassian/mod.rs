@@ -1,5 +1,5 @@
-//! Every call threelo makes to Atlassian: one HTTP client (rustls, timeouts, no redirects, pooled
-//! keep-alive), typed methods per endpoint, typed errors.
+//! Every call threelo makes to Atlassian: one client type (rustls, timeouts, no redirects, pooled
+//! keep-alive; one instance per worker thread for pages), typed methods per endpoint, typed errors.
 
 mod confluence;
 mod get;
