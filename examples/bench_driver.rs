@@ -150,12 +150,17 @@ async fn hit(url: String, cookie: String, requests: u64, concurrency: usize) -> 
         let (client, url, cookie, next, bad) = (client.clone(), url.clone(), cookie.clone(), next.clone(), bad.clone());
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < requests {
-                let ok = match client.get(&url).header(COOKIE, &cookie).send().await {
-                    Ok(response) => response.status() == StatusCode::OK && response.bytes().await.is_ok(),
-                    Err(_) => false,
+                let problem = match client.get(&url).header(COOKIE, &cookie).send().await {
+                    Ok(response) if response.status() != StatusCode::OK => {
+                        Some(format!("status {}", response.status()))
+                    }
+                    Ok(response) => response.bytes().await.err().map(|err| format!("{err}")),
+                    Err(err) => Some(format!("{err}")),
                 };
-                if !ok {
-                    bad.fetch_add(1, Ordering::Relaxed);
+                if let Some(problem) = problem
+                    && bad.fetch_add(1, Ordering::Relaxed) == 0
+                {
+                    eprintln!("bench_driver: a request failed: {problem}");
                 }
             }
         }));

@@ -9,6 +9,7 @@
 //! Control port (loopback only):
 //! - `GET  /refreshes`                 how many refresh-token grants were answered 200
 //! - `GET  /sign-ins`                  how many authorization-code grants were answered 200
+//! - `GET  /token-requests`            how many `POST /oauth/token` came in, whatever the answer
 //! - `POST /access-token-ttl/{secs}`   lifetime of access tokens issued from now on
 //! - `POST /expire-access-tokens`      every access token issued so far answers 401 from now on
 //!
@@ -64,6 +65,10 @@ async fn sign_ins(emulator: web::Data<Emulator>) -> HttpResponse {
     HttpResponse::Ok().body(emulator.token_grants("authorization_code").to_string())
 }
 
+async fn token_requests(emulator: web::Data<Emulator>) -> HttpResponse {
+    HttpResponse::Ok().body(emulator.count("/oauth/token").to_string())
+}
+
 async fn access_token_ttl(emulator: web::Data<Emulator>, secs: web::Path<u64>) -> HttpResponse {
     emulator.set_access_token_ttl(Duration::from_secs(*secs));
     HttpResponse::NoContent().finish()
@@ -92,6 +97,7 @@ async fn main() -> std::io::Result<()> {
             .app_data(data.clone())
             .route("/refreshes", web::get().to(refreshes))
             .route("/sign-ins", web::get().to(sign_ins))
+            .route("/token-requests", web::get().to(token_requests))
             .route("/access-token-ttl/{secs}", web::post().to(access_token_ttl))
             .route("/expire-access-tokens", web::post().to(expire_access_tokens))
     })

@@ -90,7 +90,10 @@ impl Application {
             // stays for refreshes; it is also the fallback should a second client not build.
             let worker_atlassian = match Atlassian::new(&settings, metrics.clone()) {
                 Ok(client) => web::Data::new(client),
-                Err(_) => atlassian.clone(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "no HTTP client of its own for a worker; sharing the first");
+                    atlassian.clone()
+                }
             };
             let prefix = settings.public_url.prefix().to_owned();
             // Middleware runs outside-in in the reverse order of `wrap`:

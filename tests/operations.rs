@@ -74,6 +74,26 @@ async fn a_redis_outage_gives_503s_and_recovery_keeps_everyone_signed_in() {
     assert!(app.is_signed_in().await, "the session survived the outage");
 }
 
+#[tokio::test]
+async fn a_redis_that_stops_answering_gives_503s_and_the_app_recovers_when_it_answers_again() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    assert_eq!(app.get(&acme_issues()).await.status(), StatusCode::OK);
+    app.redis.freeze();
+    // Its sockets stay open, so no connection error says anything is wrong: only the deadline can.
+    // A liveness guard, not a speed check: without the deadline these requests would hang.
+    for _ in 0..3 {
+        let page = tokio::time::timeout(Duration::from_secs(20), app.get(&acme_issues()))
+            .await
+            .expect("a Redis that does not answer must not hang a page");
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    app.redis.thaw();
+    // The connections that timed out were dropped; fresh ones serve the same session.
+    assert!(app.is_signed_in().await, "the session survived");
+    assert_eq!(app.get(&acme_issues()).await.status(), StatusCode::OK);
+}
+
 /// Kills the child when the test ends, however it ends.
 struct Running(std::process::Child);
 

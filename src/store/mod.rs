@@ -58,20 +58,15 @@ impl Kv {
     }
 
     /// Runs `call` on a connection to `pool` within the Redis deadline. `call` may run twice (on a
-    /// fresh connection when the first was dead), so it must be safe to repeat.
+    /// fresh connection when the first was dead), so running it twice must leave Redis as running it
+    /// once would. Its answer may differ on the repeat (a compare-and-set that landed the first
+    /// time says "not replaced"); callers re-read where that matters (`tokens/refresh.rs`).
     pub(crate) async fn redis_call<T, F, Fut>(pool: &RedisPool, call: F) -> Result<T, StoreError>
     where
         F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(REDIS_DEADLINE, pool.run(call)).await {
-            Ok(result) => result,
-            Err(_) => {
-                // A connection that does not answer may be wedged: the next call starts afresh.
-                pool.forget_connection();
-                Err(StoreError("Redis did not answer in time".to_owned()))
-            }
-        }
+        pool.run(call).await
     }
 
     /// The value at `key`.

@@ -132,7 +132,8 @@ impl SessionStore for RedisSessionStore {
                 SaveError::Serialization(e) => UpdateError::Serialization(e),
                 SaveError::Other(e) => UpdateError::Other(e),
             }),
-            _ => Ok(session_key),
+            Value::Okay => Ok(session_key),
+            other => Err(UpdateError::Other(anyhow::anyhow!("unexpected answer to SET XX: {other:?}"))),
         }
     }
 
@@ -184,7 +185,9 @@ async fn within<T, E>(
     work: impl Future<Output = Result<T, E>>,
     timed_out: impl FnOnce(anyhow::Error) -> E,
 ) -> Result<T, E> {
-    match tokio::time::timeout(REDIS_DEADLINE, work).await {
+    // A little longer than the Redis deadline, so that the Redis call's own deadline fires first
+    // and drops a connection that does not answer.
+    match tokio::time::timeout(REDIS_DEADLINE + StdDuration::from_millis(250), work).await {
         Ok(result) => result,
         Err(_) => Err(timed_out(anyhow::anyhow!("the session store did not answer in time"))),
     }

@@ -255,6 +255,23 @@ impl RedisServer {
     pub fn start_again(&mut self) {
         self.spawn();
     }
+
+    /// Freezes the server (SIGSTOP): connections stay open but nothing answers, as with a wedged
+    /// host or a network partition. `thaw` lets it go on.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running redis-server");
+        let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success(), "kill {signal} redis-server");
+    }
 }
 
 impl Drop for RedisServer {
