@@ -241,7 +241,7 @@ async fn seed(settings: Settings, sessions: usize, file: &str) -> anyhow::Result
                 browser: "Firefox on Linux".to_owned(),
                 address: "127.0.0.1".to_owned(),
             };
-            index.record(&account_id, record, &info).await?;
+            index.add(&account_id, record, &info).await?;
             let user = User {
                 account_id,
                 name: format!("Bench User {i}"),

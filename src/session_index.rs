@@ -22,6 +22,11 @@ pub struct SessionInfo {
     pub address: String,
 }
 
+/// The most sessions one account keeps. Signing in once more ends the least recently used one:
+/// a bound on what one account can store, and on the work of each sign-in (which reads the whole
+/// index to drop dead entries).
+pub const MAX_SESSIONS_PER_ACCOUNT: usize = 50;
+
 /// Reads and writes the index.
 #[derive(Clone, Debug)]
 pub struct SessionIndex {
@@ -38,13 +43,30 @@ impl SessionIndex {
         format!("{KEY_PREFIX}account:{account_id}:sessions")
     }
 
-    /// Adds or refreshes the entry of session `id`.
-    pub async fn record(&self, account_id: &str, id: Uuid, info: &SessionInfo) -> Result<(), StoreError> {
+    /// Adds the entry of a new session `id`, drops dead entries, and keeps at most
+    /// [`MAX_SESSIONS_PER_ACCOUNT`]: returns the sessions beyond it (the least recently used),
+    /// already out of the index, for the caller to end.
+    pub async fn add(&self, account_id: &str, id: Uuid, info: &SessionInfo) -> Result<Vec<Uuid>, StoreError> {
+        self.write(account_id, id, info).await?;
+        let mut live = self.list(account_id).await?;
+        live.sort_by_key(|(_, info)| std::cmp::Reverse(info.last_seen));
+        let mut pushed_out = Vec::new();
+        for (old, _) in live.iter().filter(|(other, _)| *other != id).skip(MAX_SESSIONS_PER_ACCOUNT - 1) {
+            self.remove(account_id, *old).await?;
+            pushed_out.push(*old);
+        }
+        Ok(pushed_out)
+    }
+
+    /// Refreshes the entry of a live session (its `last_seen`), and with it the index's TTL.
+    pub async fn touch(&self, account_id: &str, id: Uuid, info: &SessionInfo) -> Result<(), StoreError> {
+        self.write(account_id, id, info).await
+    }
+
+    async fn write(&self, account_id: &str, id: Uuid, info: &SessionInfo) -> Result<(), StoreError> {
         let json = serde_json::to_string(info).map_err(|err| StoreError(format!("session info: {err}")))?;
-        self.kv.hset_ex(&Self::key(account_id), &id.to_string(), &json, self.limits.lifetime).await?;
-        // The hash's TTL moves with every write, so dead entries are dropped here too, not only
-        // when someone opens /account: an active account cannot grow it without bound.
-        self.list(account_id).await.map(|_| ())
+        // The hash's TTL moves with every write: it lives as long as its longest session could.
+        self.kv.hset_ex(&Self::key(account_id), &id.to_string(), &json, self.limits.lifetime).await
     }
 
     /// The live sessions of an account, newest first. Entries of sessions that timed out are

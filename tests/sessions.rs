@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use support::{TestApp, browser, browser_with_jar, csrf_of, location, query_param, signed_in_at};
 use threelo::config::random_b64;
+use threelo::session_index::MAX_SESSIONS_PER_ACCOUNT;
 
 fn set_cookie(response: &reqwest::Response) -> String {
     response.headers().get(SET_COOKIE).expect("a Set-Cookie header").to_str().unwrap().to_owned()
@@ -375,4 +376,27 @@ async fn a_same_origin_post_with_origin_null_is_accepted_as_browsers_send_it() {
         .unwrap();
     assert_eq!(own.status(), StatusCode::SEE_OTHER);
     assert!(!app.is_signed_in().await);
+}
+
+#[tokio::test]
+async fn an_account_keeps_at_most_fifty_sessions_and_a_new_sign_in_ends_one_beyond_that() {
+    let app = TestApp::spawn().await;
+    let mut clients = Vec::new();
+    for _ in 0..=MAX_SESSIONS_PER_ACCOUNT {
+        let (client, _) = browser_with_jar();
+        assert_eq!(support::sign_in(&client, &app.url("/auth/login")).await.status(), StatusCode::SEE_OTHER);
+        clients.push(client);
+    }
+    let mut signed_in = 0;
+    for client in &clients {
+        if signed_in_at(client, &app.url("/")).await {
+            signed_in += 1;
+        }
+    }
+    assert_eq!(signed_in, MAX_SESSIONS_PER_ACCOUNT, "one session was ended to make room");
+    let newest = clients.last().expect("clients");
+    assert!(signed_in_at(newest, &app.url("/")).await, "never the one that just signed in");
+    assert_eq!(app.stored_count("threelo:token:"), MAX_SESSIONS_PER_ACCOUNT, "its tokens are gone too");
+    let account = newest.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(account.matches("name=\"session\"").count(), MAX_SESSIONS_PER_ACCOUNT - 1, "the others listed");
 }

@@ -110,7 +110,11 @@ async fn finish_sign_in(
     // Everything that can fail happens before the session changes, so a failure leaves no
     // half-signed-in session; the new record is then deleted again.
     let prepared = async {
-        index.record(&me.account_id, record, &session_info(req, settings, now, now)).await?;
+        let pushed_out = index.add(&me.account_id, record, &session_info(req, settings, now, now)).await?;
+        for old in pushed_out {
+            // Beyond the sessions an account may keep: the least recently used one ends.
+            tokens.delete(old).await.map_err(token_error)?;
+        }
         if let Some(previous) = previous.0 {
             // Signing in again in the same browser replaces the old session: its tokens go.
             let old = previous.signed_in;

@@ -67,7 +67,7 @@ async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
                 // The session's TTL moves with this write; its tokens and index entry follow.
                 tokens.touch(signed_in.token_record, settings.session.idle_timeout).await.map_err(token_error)?;
                 let info = session_info(&req, &settings, signed_in.created_at, signed_in.last_seen);
-                index.record(&signed_in.user.account_id, signed_in.token_record, &info).await?;
+                index.touch(&signed_in.user.account_id, signed_in.token_record, &info).await?;
             }
             Ok(Some(Current { signed_in, record, session }))
         }
