@@ -4,7 +4,7 @@
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
-use super::{MaybeSignedIn, redirect_to, session_info, single_param, token_error};
+use super::{MaybeSignedIn, end_session, redirect_to, session_info, single_param, token_error};
 use crate::atlassian::{ApiError, Atlassian, ExchangeError, Me, Site};
 use crate::clock::unix_now;
 use crate::config::Settings;
@@ -118,8 +118,7 @@ async fn finish_sign_in(
         if let Some(previous) = previous.0 {
             // Signing in again in the same browser replaces the old session: its tokens go.
             let old = previous.signed_in;
-            tokens.delete(old.token_record).await.map_err(token_error)?;
-            index.remove(&old.user.account_id, old.token_record).await?;
+            end_session(tokens, index, &old.user.account_id, old.token_record).await?;
         }
         Ok::<(), AppError>(())
     };

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::error::AppError;
@@ -54,8 +55,7 @@ async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
         Liveness::Anonymous => return Ok(None),
         Liveness::Ended(ended) => {
             // The session timed out: its tokens go with it.
-            tokens.delete(ended.token_record).await.map_err(token_error)?;
-            index.remove(&ended.user.account_id, ended.token_record).await?;
+            end_session(&tokens, &index, &ended.user.account_id, ended.token_record).await?;
             return Ok(None);
         }
         Liveness::Live { signed_in, touched } => (signed_in, touched),
@@ -73,13 +73,24 @@ async fn current(req: HttpRequest) -> Result<Option<Current>, AppError> {
         }
         Err(TokenError::Unusable(why)) => {
             tracing::info!(account = %signed_in.user.account_id, %why, "session ended: its token record is unusable");
-            index.remove(&signed_in.user.account_id, signed_in.token_record).await?;
-            tokens.delete(signed_in.token_record).await.map_err(token_error)?;
+            end_session(&tokens, &index, &signed_in.user.account_id, signed_in.token_record).await?;
             app_session.forget_user();
             Ok(None)
         }
         Err(other) => Err(token_error(other)),
     }
+}
+
+/// Ends session `record` of `account_id`: its token record goes first (so its cookie is worthless at
+/// once), then its entry in the account's index.
+pub async fn end_session(
+    tokens: &TokenStore,
+    index: &SessionIndex,
+    account_id: &str,
+    record: Uuid,
+) -> Result<(), AppError> {
+    tokens.delete(record).await.map_err(token_error)?;
+    Ok(index.remove(account_id, record).await?)
 }
 
 /// Storage trouble is a 503; anything else about a token record is unexpected.

@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 pub use csrf::{check_origin, check_token};
-pub use current::{Current, MaybeSignedIn, SignedInUser, session_info, token_error};
+pub use current::{Current, MaybeSignedIn, SignedInUser, end_session, session_info, token_error};
 pub use return_to::ReturnTo;
 
 use crate::atlassian::Atlassian;
@@ -84,8 +84,7 @@ pub async fn logout(
     if let Some(current) = user.0 {
         let signed_in = current.signed_in;
         check_token(&body, &signed_in.csrf)?;
-        tokens.delete(signed_in.token_record).await.map_err(token_error)?;
-        index.remove(&signed_in.user.account_id, signed_in.token_record).await?;
+        end_session(&tokens, &index, &signed_in.user.account_id, signed_in.token_record).await?;
         tracing::info!(account = %signed_in.user.account_id, "signed out");
     }
     AppSession(&session).sign_out();

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use uuid::Uuid;
 
-use crate::auth::{SignedInUser, check_origin, check_token, redirect_to, token_error};
+use crate::auth::{SignedInUser, check_origin, check_token, redirect_to};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::pages::{Chrome, format_time, html};
@@ -90,8 +90,7 @@ async fn end_sessions(
     let account_id = &signed_in.user.account_id;
     for (id, _) in index.list(account_id).await? {
         if id != signed_in.token_record && which(id) {
-            tokens.delete(id).await.map_err(token_error)?;
-            index.remove(account_id, id).await?;
+            crate::auth::end_session(tokens, index, account_id, id).await?;
             tracing::info!(account = %account_id, "ended another session of this account");
         }
     }
