@@ -16,12 +16,14 @@ use std::time::Duration;
 use askama::Template;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use secrecy::SecretString;
-use threelo::atlassian::{SearchPage, Site};
+use threelo::atlassian::{SearchPage, Site, TokenSet};
+use threelo::config::PublicUrl;
 use threelo::pages::Chrome;
 use threelo::pages::jira::IssuesPage;
 use threelo::session::User;
 use threelo::store::Kv;
-use threelo::tokens::{KeyRing, TokenRecord, TokenSet, TokenStore};
+use threelo::tokens::{KeyRing, TokenRecord, TokenStore};
+use threelo::urls::Urls;
 use uuid::Uuid;
 
 const CLOUD_ID: &str = "1f6e2d4c-8a3b-4f5e-9c7d-2b1a0e9f8d7c";
@@ -87,7 +89,6 @@ fn search_answer(count: usize) -> String {
 
 fn chrome() -> Chrome {
     Chrome {
-        base: String::new(),
         user: User {
             account_id: "712020:2f5a1c1e".to_owned(),
             name: "Alice Example".to_owned(),
@@ -113,13 +114,14 @@ fn site() -> Site {
 fn issue_list(c: &mut Criterion) {
     let answer = search_answer(50);
     let found: SearchPage = serde_json::from_str(&answer).expect("parses");
+    let urls = Urls::new(&PublicUrl::parse("http://localhost:8080").expect("parses"));
     let mut group = c.benchmark_group("issue list (50 issues)");
     group.throughput(Throughput::Bytes(answer.len() as u64));
     group.bench_function("parse Jira's answer", |b| {
         b.iter(|| serde_json::from_str::<SearchPage>(black_box(&answer)).expect("parses"))
     });
     group.bench_function("render the page", |b| {
-        b.iter(|| IssuesPage::new("", chrome(), site(), black_box(&found), None).render().expect("renders"))
+        b.iter(|| IssuesPage::new(&urls, chrome(), site(), black_box(&found), None).render().expect("renders"))
     });
     group.finish();
 }

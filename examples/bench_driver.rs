@@ -26,14 +26,15 @@ use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use threelo::atlassian::TokenSet;
 use threelo::atlassian::{Atlassian, Site};
 use threelo::clock::unix_now;
 use threelo::config::{Mode, Settings};
 use threelo::metrics::Metrics;
-use threelo::session::{SignedIn, User, random_token, signed_in_state};
-use threelo::session_index::{SessionIndex, SessionInfo};
-use threelo::store::{Kv, SessionBackend, redis_pool};
-use threelo::tokens::{TokenSet, TokenStore};
+use threelo::random::random_token;
+use threelo::session::{KvSessionStore, SessionData, SessionIndex, SessionInfo, User, signed_in_state};
+use threelo::store::{Kv, redis_pool};
+use threelo::tokens::{KeyRing, TokenStore};
 
 /// The app's session cookie over http (see `startup::session_middleware`).
 const COOKIE_NAME: &str = "threelo";
@@ -217,9 +218,10 @@ async fn seed(settings: Settings, sessions: usize, file: &str) -> anyhow::Result
     let started = Instant::now();
     let (tokens, sites) = upstream_tokens(&settings).await?;
     let pool = redis_pool(&settings.redis_url_or_default())?;
-    let kv = Kv::Redis(pool.clone());
-    let store = SessionBackend::redis(pool).await?;
-    let records = TokenStore::new(kv.clone(), settings.token_keys.clone(), settings.session.idle_timeout);
+    let kv = Kv::Redis(pool);
+    let store = KvSessionStore::new(kv.clone());
+    let ring = std::sync::Arc::new(KeyRing::new(&settings.token_keys));
+    let records = TokenStore::new(kv.clone(), ring, settings.session.idle_timeout);
     let index = SessionIndex::new(kv, settings.session);
     let key = Key::try_from(settings.session_secret_bytes()).context("THREELO_SESSION_SECRET")?;
     let ttl = actix_web::cookie::time::Duration::seconds(settings.session.idle_timeout.as_secs() as i64);
@@ -248,7 +250,7 @@ async fn seed(settings: Settings, sessions: usize, file: &str) -> anyhow::Result
                 email: Some(format!("bench{i}@example.com")),
                 avatar_url: None,
             };
-            let signed_in = SignedIn {
+            let signed_in = SessionData {
                 user,
                 token_record: record,
                 sites: sites.clone(),

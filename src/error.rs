@@ -11,6 +11,10 @@ use askama::Template;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::urls::Urls;
+
+/// The cause of an error, kept for the log (with its own sources), never shown.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// What went wrong, as the user should see it.
 #[derive(Debug, thiserror::Error)]
@@ -25,11 +29,11 @@ pub enum AppError {
     #[error("unknown, expired or already used sign-in state")]
     SignInExpired,
     /// The operator's configuration is wrong (logged with the setting to check).
-    #[error("sign-in is misconfigured: {0}")]
-    SignInMisconfigured(String),
+    #[error("sign-in is misconfigured")]
+    SignInMisconfigured(#[source] Cause),
     /// Atlassian refused or failed the sign-in; trying again may work.
-    #[error("sign-in failed: {0}")]
-    SignInFailed(String),
+    #[error("sign-in failed")]
+    SignInFailed(#[source] Cause),
     /// The request itself is malformed.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
@@ -39,14 +43,14 @@ pub enum AppError {
     #[error("not found")]
     NotFound,
     /// Atlassian no longer accepts the grant (revoked, expired, rotated out): sign in again.
-    #[error("the Atlassian grant has ended: {0}")]
-    GrantEnded(String),
+    #[error("the Atlassian grant has ended")]
+    GrantEnded(#[source] Cause),
     /// Atlassian asked us to slow down; carries the seconds to wait.
     #[error("rate limited by Atlassian for {0} s")]
     RateLimited(u64),
     /// Atlassian failed, timed out or answered nonsense.
-    #[error("Atlassian failed: {0}")]
-    UpstreamFailed(String),
+    #[error("Atlassian failed")]
+    UpstreamFailed(#[source] Cause),
     /// The product says this account may not see the thing.
     #[error("forbidden by Atlassian")]
     Forbidden,
@@ -54,8 +58,8 @@ pub enum AppError {
     #[error("the grant lacks scope {0}")]
     ScopeMissing(&'static str),
     /// Storage (Redis) is down.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
+    #[error("storage unavailable")]
+    Unavailable(#[source] Cause),
     /// Anything unexpected. The cause is logged only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -63,13 +67,51 @@ pub enum AppError {
 
 impl From<crate::store::StoreError> for AppError {
     fn from(err: crate::store::StoreError) -> Self {
-        AppError::Unavailable(err.to_string())
+        AppError::Unavailable(err.into())
+    }
+}
+
+impl From<crate::tokens::TokenError> for AppError {
+    /// Storage trouble is a 503; anything else about a token record is unexpected.
+    fn from(err: crate::tokens::TokenError) -> Self {
+        match err {
+            crate::tokens::TokenError::Unavailable(err) => err.into(),
+            other => AppError::Internal(other.into()),
+        }
     }
 }
 
 impl From<actix_session::SessionInsertError> for AppError {
     fn from(err: actix_session::SessionInsertError) -> Self {
-        AppError::Internal(anyhow::anyhow!("session insert failed: {err}"))
+        AppError::Internal(anyhow::Error::new(err).context("session insert failed"))
+    }
+}
+
+/// `error: cause: cause's cause…`, for the log line.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// Where an error page's button goes.
+#[derive(Clone, Copy)]
+enum Go {
+    Home,
+    SignIn,
+}
+
+impl Go {
+    fn href(self, urls: &Urls) -> String {
+        match self {
+            Go::Home => urls.home(),
+            Go::SignIn => urls.login(None),
+        }
     }
 }
 
@@ -78,7 +120,7 @@ struct Page {
     status: StatusCode,
     title: &'static str,
     message: &'static str,
-    action: Option<(&'static str, &'static str)>,
+    action: Option<(&'static str, Go)>,
     /// A sentence that depends on the case (never internals).
     detail: Option<String>,
     /// Seconds for a `Retry-After` header.
@@ -88,27 +130,27 @@ struct Page {
 impl AppError {
     fn page(&self) -> Page {
         use StatusCode as S;
-        let retry = Some(("Sign in again", "/auth/login"));
-        let home = Some(("Go to the start page", "/"));
+        let retry = Some(("Sign in again", Go::SignIn));
+        let home = Some(("Go to the start page", Go::Home));
         let (status, title, message, action) = match self {
             // Normally answered with a redirect by `render_error_pages`; this page is the fallback.
             AppError::SignInRequired(_) => (
                 S::UNAUTHORIZED,
                 "Please sign in",
                 "This page shows your Atlassian work, so you need to sign in first.",
-                Some(("Sign in with Atlassian", "/auth/login")),
+                Some(("Sign in with Atlassian", Go::SignIn)),
             ),
             AppError::SignInCancelled => (
                 S::OK,
                 "You cancelled the sign-in",
                 "Nothing was shared with threelo. You can sign in whenever you like.",
-                Some(("Try again", "/auth/login")),
+                Some(("Try again", Go::SignIn)),
             ),
             AppError::SignInExpired => (
                 S::BAD_REQUEST,
                 "This sign-in link has expired",
                 "Sign-in links work once and only for a few minutes. Start again and it will work.",
-                Some(("Start again", "/auth/login")),
+                Some(("Start again", Go::SignIn)),
             ),
             AppError::SignInMisconfigured(_) => (
                 S::INTERNAL_SERVER_ERROR,
@@ -145,7 +187,7 @@ impl AppError {
                 S::UNAUTHORIZED,
                 "Your Atlassian sign-in has ended",
                 "Atlassian no longer accepts threelo's access for your account. This happens when the app was removed from your Atlassian account, your password changed, or it was not used for a long time. Sign in again to continue.",
-                Some(("Sign in again", "/auth/login")),
+                Some(("Sign in again", Go::SignIn)),
             ),
             AppError::RateLimited(_) => (
                 S::SERVICE_UNAVAILABLE,
@@ -169,7 +211,7 @@ impl AppError {
                 S::FORBIDDEN,
                 "threelo was not granted access to this",
                 "Atlassian did not give threelo the permission (scope) this page needs, so signing in again as things are will not help.",
-                Some(("Sign in again", "/auth/login")),
+                Some(("Sign in again", Go::SignIn)),
             ),
             AppError::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,
@@ -207,7 +249,7 @@ impl ResponseError for AppError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    base: &'a str,
+    urls: &'a Urls,
     title: &'a str,
     message: &'a str,
     detail: Option<String>,
@@ -221,9 +263,11 @@ fn log_error(err: &AppError, metrics: Option<&Metrics>) {
     }
     match err {
         AppError::Internal(cause) => tracing::error!("{cause:#}"),
-        AppError::SignInMisconfigured(_) => tracing::error!("{err}"),
-        AppError::Unavailable(_) | AppError::SignInFailed(_) | AppError::UpstreamFailed(_) => tracing::warn!("{err}"),
-        _ => tracing::info!("{err}"),
+        AppError::SignInMisconfigured(_) => tracing::error!("{}", chain(err)),
+        AppError::Unavailable(_) | AppError::SignInFailed(_) | AppError::UpstreamFailed(_) => {
+            tracing::warn!("{}", chain(err))
+        }
+        _ => tracing::info!("{}", chain(err)),
     }
 }
 
@@ -252,19 +296,18 @@ impl ResponseError for RenderedPage {
     }
 }
 
-fn render(base: &str, err: &AppError) -> RenderedPage {
+fn render(urls: &Urls, err: &AppError) -> RenderedPage {
     let page = err.page();
-    let action = page.action.map(|(label, route)| (label, format!("{base}{route}")));
-    let html = ErrorPage { base, title: page.title, message: page.message, detail: page.detail, action }
+    let action = page.action.map(|(label, route)| (label, route.href(urls)));
+    let html = ErrorPage { urls, title: page.title, message: page.message, detail: page.detail, action }
         .render()
         .unwrap_or_else(|_| page.title.to_owned());
     RenderedPage { status: page.status, retry_after: page.retry_after, html }
 }
 
 /// Sends a signed-out visitor to sign in, and back to `here` afterwards.
-fn sign_in_redirect(settings: &Settings, here: &str) -> HttpResponse {
-    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("return_to", here).finish();
-    let location = format!("{}?{query}", settings.public_url.absolute("/auth/login"));
+fn sign_in_redirect(urls: &Urls, here: &str) -> HttpResponse {
+    let location = urls.absolute(&urls.login(Some(here)));
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -279,36 +322,36 @@ pub async fn render_error_pages(
     // Not `req.request().clone()`: routing needs the request unshared.
     let settings = req.app_data::<web::Data<Settings>>().cloned();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let base = settings.as_ref().map(|s| s.public_url.prefix().to_owned()).unwrap_or_default();
+    let urls = settings.as_ref().map(|s| Urls::new(&s.public_url)).unwrap_or_default();
     let res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
         // Only the session middleware fails this way: its store (Redis) is unreachable.
         Err(err) => {
-            let err = AppError::Unavailable(err.to_string());
+            let err = AppError::Unavailable(err.to_string().into());
             log_error(&err, metrics.as_ref().map(|m| m.get_ref()));
-            return Err(render(&base, &err).into());
+            return Err(render(&urls, &err).into());
         }
     };
     let Some(error) = res.response().error() else {
         return Ok(res);
     };
     let mut page = match (error.as_error::<AppError>(), settings.as_deref()) {
-        (Some(AppError::SignInRequired(here)), Some(settings)) => sign_in_redirect(settings, here),
+        (Some(AppError::SignInRequired(here)), Some(_)) => sign_in_redirect(&urls, here),
         (Some(err), _) => {
             log_error(err, metrics.as_ref().map(|m| m.get_ref()));
-            render(&base, err).error_response()
+            render(&urls, err).error_response()
         }
         // actix's own errors, e.g. a query string or form that does not parse.
         // actix's own client errors (a body too large, a wrong content type...) keep their status.
         (None, _) if res.status().is_client_error() => {
-            let mut page = render(&base, &AppError::BadRequest("rejected by the framework"));
+            let mut page = render(&urls, &AppError::BadRequest("rejected by the framework"));
             page.status = res.status();
             page.error_response()
         }
         (None, _) => {
             let err = AppError::Internal(anyhow::anyhow!("{error}"));
             log_error(&err, metrics.as_ref().map(|m| m.get_ref()));
-            render(&base, &err).error_response()
+            render(&urls, &err).error_response()
         }
     };
     let (req, res) = res.into_parts();

@@ -11,12 +11,10 @@ use actix_web::{FromRequest, HttpRequest, web};
 use secrecy::SecretString;
 
 use crate::atlassian::{ApiError, Atlassian, Site};
-use crate::auth::{Current, SignedInUser};
 use crate::clock::unix_now;
 use crate::error::AppError;
 use crate::ids::CloudId;
-use crate::session::{AppSession, SignedIn};
-use crate::session_index::SessionIndex;
+use crate::session::{SessionData, Sessions, SignedIn};
 use crate::tokens::{RefreshError, Refresher, TokenRecord};
 
 /// Sites are read again from accessible-resources when older than this.
@@ -31,18 +29,18 @@ pub enum Product {
 
 /// Extractor: the signed-in user, ready to call Atlassian for them.
 pub struct OnBehalf {
-    signed_in: Mutex<SignedIn>,
+    data: Mutex<SessionData>,
     session: actix_session::Session,
     record: Mutex<TokenRecord>,
     atlassian: web::Data<Atlassian>,
     refresher: web::Data<Refresher>,
-    index: web::Data<SessionIndex>,
+    sessions: web::Data<Sessions>,
 }
 
 impl OnBehalf {
-    /// Who is signed in (as of the last change this request made).
-    pub fn signed_in(&self) -> SignedIn {
-        self.signed_in.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// What the session knows of who is signed in (as of the last change this request made).
+    pub fn session_data(&self) -> SessionData {
+        self.data.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn record(&self) -> TokenRecord {
@@ -84,15 +82,15 @@ impl OnBehalf {
 
     /// The user's sites, read again from Atlassian when the cached list is old.
     pub async fn sites(&self) -> Result<Vec<Site>, AppError> {
-        let mut signed_in = self.signed_in();
-        if unix_now() - signed_in.sites_checked_at <= SITES_TTL_SECS {
-            return Ok(signed_in.sites);
+        let mut data = self.session_data();
+        if unix_now() - data.sites_checked_at <= SITES_TTL_SECS {
+            return Ok(data.sites);
         }
-        signed_in.sites = self.call(|api, token| async move { api.accessible_resources(&token).await }).await?;
-        signed_in.sites_checked_at = unix_now();
-        AppSession(&self.session).update(&signed_in)?;
-        *self.signed_in.lock().unwrap_or_else(|p| p.into_inner()) = signed_in.clone();
-        Ok(signed_in.sites)
+        data.sites = self.call(|api, token| async move { api.accessible_resources(&token).await }).await?;
+        data.sites_checked_at = unix_now();
+        self.sessions.save(&self.session, &data)?;
+        *self.data.lock().unwrap_or_else(|p| p.into_inner()) = data.clone();
+        Ok(data.sites)
     }
 
     /// The site `raw` names, if it is a cloudId among the user's sites and the grant covers
@@ -109,28 +107,25 @@ impl OnBehalf {
 
     /// After a site answered 404: read the sites again on the next request (it may be gone).
     pub fn recheck_sites(&self) -> Result<(), AppError> {
-        let mut signed_in = self.signed_in();
-        signed_in.sites_checked_at = 0;
-        AppSession(&self.session).update(&signed_in)
+        let mut data = self.session_data();
+        data.sites_checked_at = 0;
+        self.sessions.save(&self.session, &data)
     }
 
     /// The grant is over: this session ends with it.
-    async fn end_session(&self) {
-        let signed_in = self.signed_in();
-        AppSession(&self.session).forget_user();
-        // Best effort: listing skips sessions whose record is gone, and the entry expires anyway.
-        let _ = self.index.remove(&signed_in.user.account_id, signed_in.token_record).await;
+    async fn grant_ended(&self) {
+        self.sessions.grant_ended(&self.session, &self.session_data()).await;
     }
 
     async fn refresh_failed(&self, err: RefreshError) -> AppError {
         match err {
-            RefreshError::GrantEnded(why) => {
-                self.end_session().await;
-                AppError::GrantEnded(why)
+            RefreshError::GrantEnded(_) => {
+                self.grant_ended().await;
+                AppError::GrantEnded(err.into())
             }
-            RefreshError::Misconfigured => AppError::SignInMisconfigured(err.to_string()),
-            RefreshError::Unavailable(why) => AppError::Unavailable(why),
-            RefreshError::Timeout(why) | RefreshError::Failed(why) => AppError::UpstreamFailed(why),
+            RefreshError::Misconfigured => AppError::SignInMisconfigured(err.into()),
+            RefreshError::Unavailable(_) => AppError::Unavailable(err.into()),
+            RefreshError::Timeout(_) | RefreshError::Failed(_) => AppError::UpstreamFailed(err.into()),
         }
     }
 
@@ -138,31 +133,31 @@ impl OnBehalf {
         match err {
             // Still 401 with a token fresh from a refresh: the grant no longer works.
             ApiError::Unauthorized => {
-                self.end_session().await;
-                AppError::GrantEnded("the access token was rejected right after a refresh".to_owned())
+                self.grant_ended().await;
+                AppError::GrantEnded("the access token was rejected right after a refresh".into())
             }
             ApiError::ScopeMismatch(scope) => AppError::ScopeMissing(scope),
             ApiError::Forbidden => AppError::Forbidden,
             ApiError::NotFound => AppError::NotFound,
             ApiError::RateLimited { retry_after } => AppError::RateLimited(retry_after.unwrap_or(30).clamp(1, 3600)),
             other @ (ApiError::Upstream(_) | ApiError::Timeout | ApiError::Transport(_) | ApiError::Decode(_)) => {
-                AppError::UpstreamFailed(other.to_string())
+                AppError::UpstreamFailed(other.into())
             }
         }
     }
 }
 
 impl OnBehalf {
-    /// Ready to call Atlassian for `current`, with the app's client and refresher.
-    pub fn new(current: Current, req: &HttpRequest) -> Result<OnBehalf, AppError> {
+    /// Ready to call Atlassian for `signed_in`, with the app's client and refresher.
+    pub fn new(signed_in: SignedIn, req: &HttpRequest) -> Result<OnBehalf, AppError> {
         let missing = |name: &str| AppError::Internal(anyhow::anyhow!("{name} is not registered"));
         Ok(OnBehalf {
-            signed_in: Mutex::new(current.signed_in),
-            session: current.session,
-            record: Mutex::new(current.record),
+            data: Mutex::new(signed_in.data),
+            session: signed_in.session,
+            record: Mutex::new(signed_in.record),
             atlassian: req.app_data::<web::Data<Atlassian>>().cloned().ok_or_else(|| missing("Atlassian"))?,
             refresher: req.app_data::<web::Data<Refresher>>().cloned().ok_or_else(|| missing("Refresher"))?,
-            index: req.app_data::<web::Data<SessionIndex>>().cloned().ok_or_else(|| missing("SessionIndex"))?,
+            sessions: req.app_data::<web::Data<Sessions>>().cloned().ok_or_else(|| missing("Sessions"))?,
         })
     }
 }
@@ -172,8 +167,8 @@ impl FromRequest for OnBehalf {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let user = SignedInUser::from_request(req, payload);
+        let signed_in = SignedIn::from_request(req, payload);
         let req = req.clone();
-        Box::pin(async move { OnBehalf::new(user.await?.0, &req) })
+        Box::pin(async move { OnBehalf::new(signed_in.await?, &req) })
     }
 }

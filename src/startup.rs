@@ -17,9 +17,10 @@ use crate::error::{AppError, render_error_pages};
 use crate::head::head_as_get;
 use crate::metrics::Metrics;
 use crate::security_headers::add_security_headers;
-use crate::session_index::SessionIndex;
-use crate::store::{Kv, MemoryKv, MemorySessionStore, SessionBackend, redis_pool};
-use crate::tokens::{Refresher, TokenStore};
+use crate::session::{KvSessionStore, SessionIndex, Sessions};
+use crate::store::{Kv, redis_pool};
+use crate::tokens::{KeyRing, Refresher, TokenStore};
+use crate::urls::Urls;
 use crate::{auth, health, metrics, pages, telemetry};
 
 /// Where sessions and token records live.
@@ -53,16 +54,11 @@ impl Application {
     /// Builds the app on an already bound listener (tests bind port 0 and read the port first).
     pub async fn build_on(listener: TcpListener, settings: Settings, storage: Storage) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
-        let (kv, sessions) = match storage {
-            Storage::Redis(url) => {
-                let pool = redis_pool(&url)?;
-                (Kv::Redis(pool.clone()), SessionBackend::redis(pool).await?)
-            }
-            Storage::Memory => {
-                let map = Arc::new(MemoryKv::default());
-                (Kv::Memory(map.clone()), SessionBackend::Memory(MemorySessionStore::new(map)))
-            }
+        let kv = match storage {
+            Storage::Redis(url) => Kv::Redis(redis_pool(&url)?),
+            Storage::Memory => Kv::memory(),
         };
+        let session_store = KvSessionStore::new(kv.clone());
         let key = Key::try_from(settings.session_secret_bytes())
             .map_err(|_| anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes"))?;
         let metrics = Arc::new(Metrics::default());
@@ -70,12 +66,15 @@ impl Application {
         let metrics_elsewhere = metrics_listen.is_some();
         let metrics_for_listener = metrics.clone();
         let atlassian = web::Data::new(Atlassian::new(&settings, metrics.clone())?);
-        let tokens =
-            web::Data::new(TokenStore::new(kv.clone(), settings.token_keys.clone(), settings.session.idle_timeout));
-        let index = web::Data::new(SessionIndex::new(kv.clone(), settings.session));
+        let ring = Arc::new(KeyRing::new(&settings.token_keys));
+        let tokens = TokenStore::new(kv.clone(), ring, settings.session.idle_timeout);
+        let index = SessionIndex::new(kv.clone(), settings.session);
+        let sessions =
+            web::Data::new(Sessions::new(tokens.clone(), index, settings.session, settings.trusted_proxies.clone()));
         // Patience for another instance's refresh: one token request plus some slack.
         let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
-        let refresher = web::Data::new(Refresher::new(tokens.get_ref().clone(), atlassian.get_ref().clone(), patience));
+        let refresher = web::Data::new(Refresher::new(tokens, atlassian.get_ref().clone(), patience));
+        let urls = web::Data::new(Urls::new(&settings.public_url));
         if let Err(err) = kv.ping().await {
             // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
             tracing::warn!(error = %err, "Redis does not answer yet; pages will answer 503 until it does");
@@ -105,8 +104,8 @@ impl Application {
             App::new()
                 .app_data(settings.clone())
                 .app_data(worker_atlassian)
-                .app_data(tokens.clone())
-                .app_data(index.clone())
+                .app_data(sessions.clone())
+                .app_data(urls.clone())
                 .app_data(refresher.clone())
                 .app_data(web::Data::from(metrics.clone()))
                 .app_data(kv.clone())
@@ -138,7 +137,7 @@ impl Application {
                                 .service(auth::callback::callback)
                                 .service(auth::logout)
                                 .default_service(web::to(not_found))
-                                .wrap(session_middleware(&settings, sessions.clone(), key.clone())),
+                                .wrap(session_middleware(&settings, session_store.clone(), key.clone())),
                         ),
                 )
                 .default_service(web::to(not_found))
@@ -183,9 +182,9 @@ async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 
-/// The session cookie per DESIGN.md §3: `__Host-` and `Secure` over https at the root, the public
+/// The session cookie (README, "Sessions"): `__Host-` and `Secure` over https at the root, the public
 /// path otherwise; HttpOnly; SameSite=Lax (Strict would drop it on Atlassian's redirect back).
-fn session_middleware(settings: &Settings, store: SessionBackend, key: Key) -> SessionMiddleware<SessionBackend> {
+fn session_middleware(settings: &Settings, store: KvSessionStore, key: Key) -> SessionMiddleware<KvSessionStore> {
     let public = &settings.public_url;
     let at_root = public.prefix().is_empty();
     let name = if public.is_https() && at_root { "__Host-threelo" } else { "threelo" };

@@ -12,9 +12,9 @@ use actix_web::web;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
+use crate::client_addr::peer_is_trusted;
 use crate::config::{Cidr, LogFormat, Settings};
 use crate::metrics::Metrics;
-use crate::proxy::peer_is_trusted;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
 pub fn init(format: LogFormat) {

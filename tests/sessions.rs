@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use support::{TestApp, browser, browser_with_jar, csrf_of, location, query_param, signed_in_at};
 use threelo::config::random_b64;
-use threelo::session_index::MAX_SESSIONS_PER_ACCOUNT;
+use threelo::session::MAX_SESSIONS_PER_ACCOUNT;
 
 fn set_cookie(response: &reqwest::Response) -> String {
     response.headers().get(SET_COOKIE).expect("a Set-Cookie header").to_str().unwrap().to_owned()

@@ -10,18 +10,20 @@ use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::cookie::time::Duration as CookieDuration;
 use secrecy::{ExposeSecret, SecretString};
 use support::RedisServer;
+use threelo::atlassian::TokenSet;
 use threelo::config::{RedisUrl, random_b64};
-use threelo::store::{Kv, MemoryKv, MemorySessionStore, SessionBackend, redis_pool};
-use threelo::tokens::{KeyRing, TokenError, TokenSet, TokenStore};
+use threelo::session::KvSessionStore;
+use threelo::store::{Kv, redis_pool};
+use threelo::tokens::{KeyRing, TokenError, TokenStore};
 
 /// Both backends, each with what keeps it alive.
-async fn backends() -> Vec<(&'static str, Kv, SessionBackend, Option<RedisServer>)> {
+async fn backends() -> Vec<(&'static str, Kv, KvSessionStore, Option<RedisServer>)> {
     let redis = RedisServer::start();
-    let pool = redis_pool(&RedisUrl::parse(&redis.url()).unwrap()).unwrap();
-    let map = Arc::new(MemoryKv::default());
+    let redis_kv = Kv::Redis(redis_pool(&RedisUrl::parse(&redis.url()).unwrap()).unwrap());
+    let memory_kv = Kv::memory();
     vec![
-        ("redis", Kv::Redis(pool.clone()), SessionBackend::redis(pool).await.unwrap(), Some(redis)),
-        ("memory", Kv::Memory(map.clone()), SessionBackend::Memory(MemorySessionStore::new(map)), None),
+        ("redis", redis_kv.clone(), KvSessionStore::new(redis_kv), Some(redis)),
+        ("memory", memory_kv.clone(), KvSessionStore::new(memory_kv), None),
     ]
 }
 

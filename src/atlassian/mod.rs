@@ -16,7 +16,7 @@ use url::Url;
 
 pub use confluence::{PageBody, Space, SpacePage};
 pub use jira::{IssueDetail, IssueFields, IssueSummary, SearchPage};
-pub use oauth::{ExchangeError, OAuth, RefreshFailure};
+pub use oauth::{ExchangeError, OAuth, RefreshFailure, TokenSet};
 pub use types::{Me, Site};
 
 use crate::config::Settings;

@@ -11,7 +11,18 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::unix_now;
 use crate::config::Settings;
-use crate::tokens::TokenSet;
+
+/// The tokens Atlassian issued for one grant.
+#[derive(Clone, Debug)]
+pub struct TokenSet {
+    pub access_token: SecretString,
+    /// Present when `offline_access` was granted.
+    pub refresh_token: Option<SecretString>,
+    /// Unix seconds at which the access token expires.
+    pub expires_at: i64,
+    /// The scopes Atlassian says it granted.
+    pub scopes: Vec<String>,
+}
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 

@@ -4,14 +4,11 @@
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
-use super::{MaybeSignedIn, end_session, redirect_to, session_info, single_param, token_error};
-use crate::atlassian::{ApiError, Atlassian, ExchangeError, Me, Site};
-use crate::clock::unix_now;
-use crate::config::Settings;
+use super::single_param;
+use crate::atlassian::{ApiError, Atlassian, ExchangeError, Me, Site, TokenSet};
 use crate::error::AppError;
-use crate::session::{AppSession, User};
-use crate::session_index::SessionIndex;
-use crate::tokens::{TokenError, TokenSet, TokenStore};
+use crate::session::{MaybeSignedIn, Sessions, User};
+use crate::urls::Urls;
 
 /// Longer query strings are refused before anything is parsed.
 const MAX_QUERY: usize = 8192;
@@ -59,12 +56,11 @@ pub async fn callback(
     req: HttpRequest,
     previous: MaybeSignedIn,
     session: Session,
-    settings: web::Data<Settings>,
+    sessions: web::Data<Sessions>,
+    urls: web::Data<Urls>,
     atlassian: web::Data<Atlassian>,
-    tokens: web::Data<TokenStore>,
-    index: web::Data<SessionIndex>,
 ) -> Result<HttpResponse, AppError> {
-    let result = finish_sign_in(&req, previous, &session, &settings, &atlassian, &tokens, &index).await;
+    let result = finish_sign_in(&req, previous, &session, &sessions, &urls, &atlassian).await;
     atlassian.metrics().inc("threelo_sign_ins_total", &[("outcome", outcome(&result))]);
     result
 }
@@ -73,18 +69,16 @@ async fn finish_sign_in(
     req: &HttpRequest,
     previous: MaybeSignedIn,
     session: &Session,
-    settings: &Settings,
+    sessions: &Sessions,
+    urls: &Urls,
     atlassian: &Atlassian,
-    tokens: &TokenStore,
-    index: &SessionIndex,
 ) -> Result<HttpResponse, AppError> {
     let params = parse(req.query_string())?;
-    let session = AppSession(session);
 
     if let Some(error) = params.error {
         // Whatever happens next, this sign-in attempt is over: consume its state.
         if let Some(state) = &params.state {
-            session.finish_sign_in(state)?;
+            sessions.finish_sign_in(session, state)?;
         }
         if error == "access_denied" {
             return Err(AppError::SignInCancelled);
@@ -96,46 +90,21 @@ async fn finish_sign_in(
     let (Some(code), Some(state)) = (params.code, params.state) else {
         return Err(AppError::BadRequest("the callback carries neither a code nor an error"));
     };
-    let Some(return_to) = session.finish_sign_in(&state)? else {
+    let Some(return_to) = sessions.finish_sign_in(session, &state)? else {
         return Err(AppError::SignInExpired);
     };
 
     let token_set = atlassian.oauth().exchange_code(atlassian.http(), &code).await.map_err(exchange_failure)?;
     let (me, sites) = identify(atlassian, &token_set).await?;
-    let now = unix_now();
-    let record = tokens.create(&me.account_id, token_set, now).await.map_err(|err| match err {
-        TokenError::Unavailable(err) => AppError::Unavailable(err.to_string()),
-        other => AppError::Internal(other.into()),
-    })?;
-    // Everything that can fail happens before the session changes, so a failure leaves no
-    // half-signed-in session; the new record is then deleted again.
-    let prepared = async {
-        let pushed_out = index.add(&me.account_id, record, &session_info(req, settings, now, now)).await?;
-        for old in pushed_out {
-            // Beyond the sessions an account may keep: the least recently used one ends.
-            tokens.delete(old).await.map_err(token_error)?;
-        }
-        if let Some(previous) = previous.0 {
-            // Signing in again in the same browser replaces the old session: its tokens go.
-            let old = previous.signed_in;
-            end_session(tokens, index, &old.user.account_id, old.token_record).await?;
-        }
-        Ok::<(), AppError>(())
-    };
-    if let Err(err) = prepared.await {
-        let _ = tokens.delete(record).await;
-        return Err(err);
-    }
     let user = User { account_id: me.account_id, name: me.name, email: me.email, avatar_url: me.picture };
-    tracing::info!(account = %user.account_id, sites = sites.len(), "signed in");
-    session.sign_in(user, record, sites)?;
-    Ok(redirect_to(settings, &return_to))
+    sessions.start(req, session, user, token_set, sites, previous.0).await?;
+    Ok(urls.see_other(&return_to))
 }
 
 fn exchange_failure(err: ExchangeError) -> AppError {
     match err {
-        ExchangeError::BadClientCredentials => AppError::SignInMisconfigured(err.to_string()),
-        other => AppError::SignInFailed(other.to_string()),
+        ExchangeError::BadClientCredentials => AppError::SignInMisconfigured(err.into()),
+        other => AppError::SignInFailed(other.into()),
     }
 }
 
@@ -143,16 +112,28 @@ fn exchange_failure(err: ExchangeError) -> AppError {
 async fn identify(atlassian: &Atlassian, tokens: &TokenSet) -> Result<(Me, Vec<Site>), AppError> {
     let token = &tokens.access_token;
     let (me, sites) = tokio::join!(atlassian.me(token), atlassian.accessible_resources(token));
-    let describe = |what: &str, err: ApiError| match err {
-        ApiError::ScopeMismatch(_) => AppError::SignInMisconfigured(format!(
-            "{what}: the granted scopes do not allow it (THREELO_SCOPES must include read:me, and the app must have the User Identity API in the developer console)"
-        )),
-        other => AppError::SignInFailed(format!("{what}: {other}")),
+    let describe = |what: &'static str, err: ApiError| {
+        match err {
+        ApiError::ScopeMismatch(_) => AppError::SignInMisconfigured(
+            IdentifyError { what, hint: " (THREELO_SCOPES must include read:me, and the app must have the User Identity API in the developer console)", source: err }.into(),
+        ),
+        other => AppError::SignInFailed(IdentifyError { what, hint: "", source: other }.into()),
+    }
     };
     let me = me.map_err(|err| describe("reading the profile (/me)", err))?;
     if me.account_id.trim().is_empty() {
-        return Err(AppError::SignInFailed("/me returned no account id".to_owned()));
+        return Err(AppError::SignInFailed("/me returned no account id".into()));
     }
     let sites = sites.map_err(|err| describe("listing the sites (accessible-resources)", err))?;
     Ok((me, sites))
+}
+
+/// A step of identifying the user failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} failed{hint}")]
+struct IdentifyError {
+    what: &'static str,
+    hint: &'static str,
+    #[source]
+    source: ApiError,
 }

@@ -5,6 +5,7 @@ mod cidr;
 mod public_url;
 mod redis_url;
 mod sources;
+mod token_keys;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,8 +21,7 @@ pub use cidr::Cidr;
 pub use public_url::PublicUrl;
 pub use redis_url::RedisUrl;
 pub use sources::{KEYS, RawConfig, SECRET_KEYS, env_name};
-
-use crate::tokens::KeyRing;
+pub use token_keys::{TokenKey, TokenKeys};
 
 /// What the settings are for: `serve` needs real credentials, `demo` invents what is missing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub struct Settings {
     /// `None`: `serve` uses the default Redis, `demo` uses in-memory stores.
     pub redis_url: Option<RedisUrl>,
     pub session_secret: SecretSlice<u8>,
-    pub token_keys: Arc<KeyRing>,
+    pub token_keys: Arc<TokenKeys>,
     pub log_format: LogFormat,
     pub session: SessionSettings,
     /// How long one call to Atlassian may take.
@@ -123,9 +123,9 @@ impl Settings {
         let token_keys = problems.check(
             "token_keys",
             match raw.get("token_keys") {
-                None if demo => Ok(KeyRing::random()),
+                None if demo => Ok(TokenKeys::random()),
                 None => Err(missing("token_keys")),
-                Some(spec) => KeyRing::parse(spec).map_err(|p| p.join("; ")),
+                Some(spec) => TokenKeys::parse(spec).map_err(|p| p.join("; ")),
             },
         );
 

@@ -1,16 +1,15 @@
 //! `/account`: the profile, what Atlassian granted, and the sessions of this account, each of which
 //! can be ended from here ("sign out everywhere else" ends all but this one).
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
+use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{SignedInUser, check_origin, check_token, redirect_to};
-use crate::config::Settings;
 use crate::error::AppError;
 use crate::pages::{Chrome, format_time, html};
-use crate::session_index::SessionIndex;
-use crate::tokens::TokenStore;
+use crate::session::{CsrfForm, Sessions, SignedIn};
+use crate::urls::Urls;
 
 /// Atlassian ends a grant this long after the consent that started it, however often it is used.
 const CONSENT_LIFETIME_SECS: i64 = 365 * 86_400;
@@ -28,7 +27,7 @@ struct SessionRow {
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
-    base: &'a str,
+    urls: &'a Urls,
     chrome: Chrome,
     scopes: Vec<String>,
     access_expires: String,
@@ -40,16 +39,13 @@ struct AccountPage<'a> {
 
 #[get("/account")]
 pub async fn account(
-    user: SignedInUser,
-    settings: web::Data<Settings>,
-    index: web::Data<SessionIndex>,
+    signed_in: SignedIn,
+    sessions: web::Data<Sessions>,
+    urls: web::Data<Urls>,
 ) -> Result<HttpResponse, AppError> {
-    let base = settings.public_url.prefix();
-    let current = user.0;
-    let signed_in = current.signed_in;
-    let record = current.record;
-    let sessions = index
-        .list(&signed_in.user.account_id)
+    let current = signed_in.data.token_record;
+    let rows = sessions
+        .list(&signed_in)
         .await?
         .into_iter()
         .map(|(id, info)| SessionRow {
@@ -58,71 +54,56 @@ pub async fn account(
             address: info.address,
             created: format_time(info.created_at),
             last_seen: format_time(info.last_seen),
-            current: id == signed_in.token_record,
+            current: id == current,
         })
         .collect();
+    let tokens = &signed_in.record.tokens;
     html(AccountPage {
-        base,
-        chrome: Chrome::new(base, signed_in, None),
-        scopes: record.tokens.scopes,
-        access_expires: format_time(record.tokens.expires_at),
-        has_refresh_token: record.tokens.refresh_token.is_some(),
-        consented: format_time(record.consented_at),
-        consent_ends: format_time(record.consented_at + CONSENT_LIFETIME_SECS),
-        sessions,
+        urls: &urls,
+        scopes: tokens.scopes.clone(),
+        access_expires: format_time(tokens.expires_at),
+        has_refresh_token: tokens.refresh_token.is_some(),
+        consented: format_time(signed_in.record.consented_at),
+        consent_ends: format_time(signed_in.record.consented_at + CONSENT_LIFETIME_SECS),
+        sessions: rows,
+        chrome: Chrome::new(signed_in.data, None),
     })
 }
 
-/// Ends the sessions `which` picks among the account's others: deleting a session's token record
-/// makes its cookie worthless at once.
-async fn end_sessions(
-    req: &HttpRequest,
-    body: &[u8],
-    user: SignedInUser,
-    settings: &Settings,
-    tokens: &TokenStore,
-    index: &SessionIndex,
-    which: impl Fn(Uuid) -> bool,
-) -> Result<HttpResponse, AppError> {
-    check_origin(req, settings)?;
-    let signed_in = user.0.signed_in;
-    check_token(body, &signed_in.csrf)?;
-    let account_id = &signed_in.user.account_id;
-    for (id, _) in index.list(account_id).await? {
-        if id != signed_in.token_record && which(id) {
-            crate::auth::end_session(tokens, index, account_id, id).await?;
-            tracing::info!(account = %account_id, "ended another session of this account");
-        }
-    }
-    Ok(redirect_to(settings, &settings.public_url.path("/account")))
+/// The form of "Sign out" on one session's row.
+#[derive(Deserialize)]
+pub struct EndOne {
+    session: Option<String>,
 }
 
 /// `POST /account/sessions/end` with form field `session`: ends that one session.
 #[post("/account/sessions/end")]
 pub async fn end_session(
-    req: HttpRequest,
-    body: web::Bytes,
-    user: SignedInUser,
-    settings: web::Data<Settings>,
-    tokens: web::Data<TokenStore>,
-    index: web::Data<SessionIndex>,
+    posted: CsrfForm<EndOne>,
+    sessions: web::Data<Sessions>,
+    urls: web::Data<Urls>,
 ) -> Result<HttpResponse, AppError> {
-    let target = url::form_urlencoded::parse(&body)
-        .find(|(key, _)| key == "session")
-        .and_then(|(_, value)| Uuid::parse_str(&value).ok())
+    let target = posted
+        .form
+        .session
+        .as_deref()
+        .and_then(|id| Uuid::parse_str(id).ok())
         .ok_or(AppError::BadRequest("no session to end was named"))?;
-    end_sessions(&req, &body, user, &settings, &tokens, &index, |id| id == target).await
+    sessions.end_others(&posted.signed_in, |id| id == target).await?;
+    Ok(urls.see_other(&urls.account()))
 }
+
+/// A form with no fields of its own (only the CSRF token).
+#[derive(Deserialize)]
+pub struct NoFields {}
 
 /// `POST /account/sessions/end-others`: signs out everywhere but here.
 #[post("/account/sessions/end-others")]
 pub async fn end_other_sessions(
-    req: HttpRequest,
-    body: web::Bytes,
-    user: SignedInUser,
-    settings: web::Data<Settings>,
-    tokens: web::Data<TokenStore>,
-    index: web::Data<SessionIndex>,
+    posted: CsrfForm<NoFields>,
+    sessions: web::Data<Sessions>,
+    urls: web::Data<Urls>,
 ) -> Result<HttpResponse, AppError> {
-    end_sessions(&req, &body, user, &settings, &tokens, &index, |_| true).await
+    sessions.end_others(&posted.signed_in, |_| true).await?;
+    Ok(urls.see_other(&urls.account()))
 }

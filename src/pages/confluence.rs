@@ -6,12 +6,12 @@ use askama::Template;
 use futures_util::future::join_all;
 
 use crate::atlassian::{Site, Space, SpacePage};
-use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::PageId;
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::{Chrome, html};
 use crate::render::sanitize_storage;
+use crate::urls::Urls;
 
 /// Spaces listed, and pages listed per space.
 const SPACES: u32 = 50;
@@ -27,20 +27,14 @@ struct SpaceSection {
 #[derive(Template)]
 #[template(path = "spaces.html")]
 struct SpacesPage<'a> {
-    base: &'a str,
+    urls: &'a Urls,
     chrome: Chrome,
     site: Site,
-    pages_href: String,
     spaces: Vec<SpaceSection>,
 }
 
 #[get("/sites/{cloud_id}/confluence/spaces")]
-pub async fn spaces(
-    path: web::Path<String>,
-    user: OnBehalf,
-    settings: web::Data<Settings>,
-) -> Result<HttpResponse, AppError> {
-    let base = settings.public_url.prefix();
+pub async fn spaces(path: web::Path<String>, user: OnBehalf, urls: web::Data<Urls>) -> Result<HttpResponse, AppError> {
     let (cloud_id, site) = user.site(&path, Product::Confluence).await?;
     let id = cloud_id.as_str();
     let spaces = user.call(|api, token| async move { api.spaces(&token, id, SPACES).await }).await?;
@@ -63,9 +57,8 @@ pub async fn spaces(
         });
     }
     html(SpacesPage {
-        base,
-        chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),
-        pages_href: format!("{base}/sites/{cloud_id}/confluence/pages"),
+        urls: &urls,
+        chrome: Chrome::new(user.session_data(), Some(cloud_id.as_str())),
         site,
         spaces: sections,
     })
@@ -74,10 +67,9 @@ pub async fn spaces(
 #[derive(Template)]
 #[template(path = "page.html")]
 struct PageView<'a> {
-    base: &'a str,
+    urls: &'a Urls,
     chrome: Chrome,
     site: Site,
-    spaces_href: String,
     title: String,
     version: Option<u64>,
     /// Sanitised by ammonia's allow-list: safe to insert as HTML.
@@ -88,18 +80,16 @@ struct PageView<'a> {
 pub async fn page(
     path: web::Path<(String, String)>,
     user: OnBehalf,
-    settings: web::Data<Settings>,
+    urls: web::Data<Urls>,
 ) -> Result<HttpResponse, AppError> {
-    let base = settings.public_url.prefix();
     let (raw_cloud_id, raw_id) = path.into_inner();
     let (cloud_id, site) = user.site(&raw_cloud_id, Product::Confluence).await?;
     let page_id = PageId::parse(&raw_id).ok_or(AppError::NotFound)?;
     let (id, page_text) = (cloud_id.as_str(), page_id.as_str());
     let found = user.call(|api, token| async move { api.page(&token, id, page_text).await }).await?;
     html(PageView {
-        base,
-        chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),
-        spaces_href: format!("{base}/sites/{cloud_id}/confluence/spaces"),
+        urls: &urls,
+        chrome: Chrome::new(user.session_data(), Some(cloud_id.as_str())),
         site,
         body_html: sanitize_storage(found.storage()),
         version: found.version.as_ref().map(|v| v.number),

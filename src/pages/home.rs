@@ -6,12 +6,12 @@ use askama::Template;
 use futures_util::future::join_all;
 
 use crate::atlassian::Site;
-use crate::auth::MaybeSignedIn;
-use crate::config::Settings;
 use crate::error::AppError;
 use crate::on_behalf::OnBehalf;
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html};
+use crate::session::MaybeSignedIn;
+use crate::urls::Urls;
 
 /// Issues per site on the dashboard; the site's own list pages through the rest.
 const PER_SITE: u32 = 10;
@@ -19,13 +19,12 @@ const PER_SITE: u32 = 10;
 #[derive(Template)]
 #[template(path = "landing.html")]
 struct Landing<'a> {
-    base: &'a str,
+    urls: &'a Urls,
 }
 
 /// One site's part of the dashboard.
 struct SiteIssues {
     site: Site,
-    issues_href: String,
     issues: Vec<IssueRow>,
     /// Shown instead of the issues when the site failed.
     notice: Option<String>,
@@ -35,7 +34,7 @@ struct SiteIssues {
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard<'a> {
-    base: &'a str,
+    urls: &'a Urls,
     chrome: Chrome,
     /// Sites the grant covers, with or without Jira.
     site_count: usize,
@@ -43,19 +42,14 @@ struct Dashboard<'a> {
 }
 
 #[get("/")]
-pub async fn home(
-    req: HttpRequest,
-    visitor: MaybeSignedIn,
-    settings: web::Data<Settings>,
-) -> Result<HttpResponse, AppError> {
-    let base = settings.public_url.prefix();
+pub async fn home(req: HttpRequest, visitor: MaybeSignedIn, urls: web::Data<Urls>) -> Result<HttpResponse, AppError> {
     match visitor.0 {
-        None => html(Landing { base }),
-        Some(current) => dashboard(OnBehalf::new(current, &req)?, base).await,
+        None => html(Landing { urls: &urls }),
+        Some(signed_in) => dashboard(OnBehalf::new(signed_in, &req)?, &urls).await,
     }
 }
 
-async fn dashboard(user: OnBehalf, base: &str) -> Result<HttpResponse, AppError> {
+async fn dashboard(user: OnBehalf, urls: &Urls) -> Result<HttpResponse, AppError> {
     let sites = user.sites().await?;
     let site_count = sites.len();
     let jira: Vec<Site> = sites.into_iter().filter(Site::has_jira).collect();
@@ -66,24 +60,20 @@ async fn dashboard(user: OnBehalf, base: &str) -> Result<HttpResponse, AppError>
     let results = join_all(fetches).await;
     let mut jira_sites = Vec::new();
     for (site, result) in jira.into_iter().zip(results) {
-        let issues_href = format!("{base}/sites/{}/jira/issues", site.id);
         let section = match result {
             Ok(page) => SiteIssues {
-                issues: page.issues.iter().map(|i| IssueRow::new(i, &issues_href)).collect(),
+                issues: page.issues.iter().map(|i| IssueRow::new(i, urls, &site.id)).collect(),
                 more: page.next_page_token.is_some(),
                 notice: None,
                 site,
-                issues_href,
             },
             // The whole session is over: no point showing the other sites.
             Err(err @ AppError::GrantEnded(_)) => return Err(err),
-            Err(err) => {
-                SiteIssues { notice: Some(site_notice(&err)), issues: Vec::new(), more: false, site, issues_href }
-            }
+            Err(err) => SiteIssues { notice: Some(site_notice(&err)), issues: Vec::new(), more: false, site },
         };
         jira_sites.push(section);
     }
-    html(Dashboard { base, chrome: Chrome::new(base, user.signed_in(), None), site_count, jira_sites })
+    html(Dashboard { urls, chrome: Chrome::new(user.session_data(), None), site_count, jira_sites })
 }
 
 /// A one-line explanation of why a site's issues are missing.

@@ -1,6 +1,7 @@
 //! One issue as the lists show it.
 
 use crate::atlassian::IssueSummary;
+use crate::urls::Urls;
 
 /// A row of an issue table; every field is plain text, escaped by the template.
 pub struct IssueRow {
@@ -16,8 +17,8 @@ pub struct IssueRow {
 }
 
 impl IssueRow {
-    /// `issues_href` is the site's issue list URL, e.g. `/atl/sites/<cloudId>/jira/issues`.
-    pub fn new(issue: &IssueSummary, issues_href: &str) -> IssueRow {
+    /// A row for `issue` on site `cloud_id`.
+    pub fn new(issue: &IssueSummary, urls: &Urls, cloud_id: &str) -> IssueRow {
         let fields = &issue.fields;
         let status_class = match fields.status.as_ref().and_then(|s| s.category.as_ref()).map(|c| c.key.as_str()) {
             Some("new") => "new",
@@ -27,7 +28,7 @@ impl IssueRow {
         };
         IssueRow {
             key: issue.key.clone(),
-            href: format!("{issues_href}/{}", issue.key),
+            href: urls.issue(cloud_id, &issue.key),
             kind: fields.issuetype.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
             summary: fields.summary.clone().unwrap_or_else(|| "(no summary)".to_owned()),
             status: fields.status.as_ref().map(|s| s.name.clone()).unwrap_or_default(),

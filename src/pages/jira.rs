@@ -6,13 +6,13 @@ use askama::Template;
 
 use crate::atlassian::{SearchPage, Site};
 use crate::auth::single_param;
-use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{IssueKey, PageToken};
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::issue_row::{IssueRow, short_time};
 use crate::pages::{Chrome, html};
 use crate::render::adf_to_html;
+use crate::urls::Urls;
 
 /// Issues per page of the list.
 const PAGE_SIZE: u32 = 50;
@@ -21,7 +21,7 @@ const PAGE_SIZE: u32 = 50;
 #[derive(Template)]
 #[template(path = "issues.html")]
 pub struct IssuesPage<'a> {
-    base: &'a str,
+    urls: &'a Urls,
     chrome: Chrome,
     site: Site,
     issues: Vec<IssueRow>,
@@ -32,19 +32,18 @@ pub struct IssuesPage<'a> {
 
 impl<'a> IssuesPage<'a> {
     /// The page for `found`, the search answer for `site`; `page` is the token it was asked with
-    /// (none on the first page). `base` is the app's path prefix.
-    pub fn new(base: &'a str, chrome: Chrome, site: Site, found: &SearchPage, page: Option<&PageToken>) -> Self {
-        let issues_href = format!("{base}/sites/{}/jira/issues", site.id);
+    /// (none on the first page).
+    pub fn new(urls: &'a Urls, chrome: Chrome, site: Site, found: &SearchPage, page: Option<&PageToken>) -> Self {
         let next_href = found
             .next_page_token
             .as_deref()
             .and_then(PageToken::parse)
-            .map(|next| format!("{issues_href}?page={}", encode(next.as_str())));
+            .map(|next| urls.issues_page(&site.id, next.as_str()));
         IssuesPage {
-            base,
+            urls,
             chrome,
-            issues: found.issues.iter().map(|i| IssueRow::new(i, &issues_href)).collect(),
-            first_href: page.is_some().then_some(issues_href),
+            issues: found.issues.iter().map(|i| IssueRow::new(i, urls, &site.id)).collect(),
+            first_href: page.is_some().then(|| urls.issues(&site.id)),
             site,
             next_href,
         }
@@ -56,9 +55,8 @@ pub async fn issues(
     req: HttpRequest,
     path: web::Path<String>,
     user: OnBehalf,
-    settings: web::Data<Settings>,
+    urls: web::Data<Urls>,
 ) -> Result<HttpResponse, AppError> {
-    let base = settings.public_url.prefix();
     let (cloud_id, site) = user.site(&path, Product::Jira).await?;
     let page = match single_param(req.query_string(), "page")? {
         None => None,
@@ -74,21 +72,16 @@ pub async fn issues(
         }
         other => other?,
     };
-    let chrome = Chrome::new(base, user.signed_in(), Some(cloud_id.as_str()));
-    html(IssuesPage::new(base, chrome, site, &found, page.as_ref()))
-}
-
-fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    let chrome = Chrome::new(user.session_data(), Some(cloud_id.as_str()));
+    html(IssuesPage::new(&urls, chrome, site, &found, page.as_ref()))
 }
 
 #[derive(Template)]
 #[template(path = "issue.html")]
 struct IssuePage<'a> {
-    base: &'a str,
+    urls: &'a Urls,
     chrome: Chrome,
     site: Site,
-    issues_href: String,
     key: String,
     summary: String,
     facts: Vec<(&'static str, String)>,
@@ -101,9 +94,8 @@ struct IssuePage<'a> {
 pub async fn issue(
     path: web::Path<(String, String)>,
     user: OnBehalf,
-    settings: web::Data<Settings>,
+    urls: web::Data<Urls>,
 ) -> Result<HttpResponse, AppError> {
-    let base = settings.public_url.prefix();
     let (raw_cloud_id, raw_key) = path.into_inner();
     let (cloud_id, site) = user.site(&raw_cloud_id, Product::Jira).await?;
     let key = IssueKey::parse(&raw_key).ok_or(AppError::NotFound)?;
@@ -123,9 +115,8 @@ pub async fn issue(
     ];
     let description_html = fields.description.as_ref().map(adf_to_html).unwrap_or_default();
     html(IssuePage {
-        base,
-        chrome: Chrome::new(base, user.signed_in(), Some(cloud_id.as_str())),
-        issues_href: format!("{base}/sites/{cloud_id}/jira/issues"),
+        urls: &urls,
+        chrome: Chrome::new(user.session_data(), Some(cloud_id.as_str())),
         site,
         key: detail.key,
         summary: fields.summary.unwrap_or_else(|| "(no summary)".to_owned()),

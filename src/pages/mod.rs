@@ -15,11 +15,10 @@ pub use static_files::{stylesheet, stylesheet_name};
 
 use crate::atlassian::Site;
 use crate::error::AppError;
-use crate::session::{SignedIn, User};
+use crate::session::{SessionData, User};
 
 /// What every signed-in page's header needs: who, the sign-out form's token, the site switcher.
 pub struct Chrome {
-    pub base: String,
     pub user: User,
     pub csrf: String,
     pub sites: Vec<Site>,
@@ -28,9 +27,8 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn new(base: &str, signed_in: SignedIn, current_site: Option<&str>) -> Chrome {
+    pub fn new(signed_in: SessionData, current_site: Option<&str>) -> Chrome {
         Chrome {
-            base: base.to_owned(),
             user: signed_in.user,
             csrf: signed_in.csrf,
             sites: signed_in.sites,

@@ -4,22 +4,21 @@ use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use crate::atlassian::Site;
-use crate::config::Settings;
 use crate::error::AppError;
 use crate::on_behalf::OnBehalf;
 use crate::pages::{Chrome, html};
+use crate::urls::Urls;
 
 #[derive(Template)]
 #[template(path = "sites.html")]
 struct SitesPage<'a> {
-    base: &'a str,
+    urls: &'a Urls,
     chrome: Chrome,
     sites: Vec<Site>,
 }
 
 #[get("/sites")]
-pub async fn sites(user: OnBehalf, settings: web::Data<Settings>) -> Result<HttpResponse, AppError> {
-    let base = settings.public_url.prefix();
+pub async fn sites(user: OnBehalf, urls: web::Data<Urls>) -> Result<HttpResponse, AppError> {
     let sites = user.sites().await?;
-    html(SitesPage { base, chrome: Chrome::new(base, user.signed_in(), None), sites })
+    html(SitesPage { urls: &urls, chrome: Chrome::new(user.session_data(), None), sites })
 }

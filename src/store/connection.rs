@@ -51,7 +51,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// A Redis client for `url`. Connects lazily: a Redis that is down at start-up is reported by
 /// `/readyz` and by pages, and picked up by itself once it answers.
 pub fn redis_pool(url: &RedisUrl) -> Result<RedisPool, StoreError> {
-    let client = Client::open(url.expose()).map_err(|err| StoreError(format!("cannot use the Redis URL: {err}")))?;
+    let client = Client::open(url.expose()).map_err(StoreError::Url)?;
     // Redis's own timeouts are the deadline's backstop; `run` enforces the deadline itself.
     let config =
         AsyncConnectionConfig::new().set_connection_timeout(REDIS_DEADLINE).set_response_timeout(REDIS_DEADLINE);
@@ -71,7 +71,7 @@ impl RedisPool {
             .client
             .get_multiplexed_async_connection_with_config(&self.0.config)
             .await
-            .map_err(|err| StoreError(format!("no Redis connection: {err}")))?;
+            .map_err(StoreError::Connect)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         CONNECTIONS.with_borrow_mut(|all| {
             // Connections of dropped clients (an app that stopped) go too.
@@ -116,26 +116,25 @@ impl RedisPool {
         F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let late = || StoreError("Redis did not answer in time".to_owned());
         let (id, connection) = match timeout_at(deadline, self.connection()).await {
             Ok(made) => made.map_err(Failure::Other)?,
-            Err(_) => return Err(Failure::Other(late())),
+            Err(_) => return Err(Failure::Other(StoreError::Timeout)),
         };
         match timeout_at(deadline, call(connection)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) if err.is_timeout() => {
                 self.forget(id);
-                Err(Failure::Other(late()))
+                Err(Failure::Other(StoreError::Timeout))
             }
             Ok(Err(err)) if is_dead_connection(&err) => {
                 self.forget(id);
-                Err(Failure::Dead(StoreError(format!("Redis command failed: {err}"))))
+                Err(Failure::Dead(StoreError::Command(err)))
             }
-            Ok(Err(err)) => Err(Failure::Other(StoreError(format!("Redis command failed: {err}")))),
+            Ok(Err(err)) => Err(Failure::Other(StoreError::Command(err))),
             Err(_) => {
                 // A connection that does not answer may be wedged: the next call starts afresh.
                 self.forget(id);
-                Err(Failure::Other(late()))
+                Err(Failure::Other(StoreError::Timeout))
             }
         }
     }

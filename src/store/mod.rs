@@ -7,7 +7,6 @@
 mod conditional;
 mod connection;
 mod memory;
-mod session_store;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,18 +16,30 @@ use redis::aio::MultiplexedConnection;
 
 pub use connection::{RedisPool, redis_pool};
 pub use memory::{Change, MemoryKv};
-pub use session_store::{MemorySessionStore, SessionBackend};
 
 /// How long one Redis command (including getting a connection) may take.
-const REDIS_DEADLINE: Duration = Duration::from_secs(2);
+pub const REDIS_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Prefix of every key threelo writes, so a shared Redis stays tidy.
 pub const KEY_PREFIX: &str = "threelo:";
 
-/// Storage is unreachable or failing: pages answer 503 "temporarily unavailable".
+/// Storage is unreachable or failing: pages answer 503 "temporarily unavailable". The Redis
+/// error, where there is one, stays attached as the source, so the log shows the whole chain.
 #[derive(Debug, thiserror::Error)]
-#[error("storage unavailable: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    #[error("the Redis URL cannot be used")]
+    Url(#[source] redis::RedisError),
+    #[error("no connection to Redis")]
+    Connect(#[source] redis::RedisError),
+    #[error("a Redis command failed")]
+    Command(#[source] redis::RedisError),
+    #[error("Redis did not answer in time")]
+    Timeout,
+    #[error("Redis gave an unexpected answer: {0}")]
+    Unexpected(String),
+    #[error("a value could not be encoded for storage")]
+    Encode(#[source] serde_json::Error),
+}
 
 /// The storage backend.
 #[derive(Clone)]
@@ -50,11 +61,6 @@ impl Kv {
     /// A fresh in-memory store.
     pub fn memory() -> Kv {
         Kv::Memory(Arc::new(MemoryKv::default()))
-    }
-
-    /// Whether this is the in-memory backend (for banners and `/readyz`).
-    pub fn is_memory(&self) -> bool {
-        matches!(self, Kv::Memory(_))
     }
 
     /// Runs `call` on a connection to `pool` within the Redis deadline. `call` may run twice (on a
@@ -86,6 +92,26 @@ impl Kv {
                 map.set(key, value.to_owned(), Duration::from_secs(secs));
                 Ok(())
             }
+        }
+    }
+
+    /// Sets `key` to `value`, expiring after `ttl`, only if it exists (`SET XX EX`); false when it
+    /// did not (it expired meanwhile). Repeating it changes nothing more.
+    pub async fn set_ex_if_exists(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let secs = ttl.as_secs().max(1);
+        match self {
+            Kv::Redis(pool) => {
+                let answer: redis::Value = Self::redis_call(pool, |mut c| async move {
+                    redis::cmd("SET").arg(key).arg(value).arg("XX").arg("EX").arg(secs).query_async(&mut c).await
+                })
+                .await?;
+                match answer {
+                    redis::Value::Okay => Ok(true),
+                    redis::Value::Nil => Ok(false),
+                    other => Err(StoreError::Unexpected(format!("{other:?}"))),
+                }
+            }
+            Kv::Memory(map) => Ok(map.change_text(key, |_| Change::Set(value.to_owned(), Duration::from_secs(secs)))),
         }
     }
 

@@ -7,7 +7,9 @@
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::config::TokenKeys;
 
 const NONCE_LEN: usize = 12;
 
@@ -47,56 +49,19 @@ pub struct Opened {
 }
 
 impl KeyRing {
-    /// Parses `kid:base64(32 bytes)[,kid:…]`, reporting every problem with its fix.
+    /// The cipher for the configured keys (never empty: `TokenKeys` guarantees a key).
+    pub fn new(keys: &TokenKeys) -> KeyRing {
+        let keys = keys
+            .keys()
+            .iter()
+            .map(|k| RingKey { id: k.id.clone(), cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(k.bytes())) })
+            .collect();
+        KeyRing { keys }
+    }
+
+    /// Parses a key ring spec (see `TokenKeys::parse`) straight into a cipher.
     pub fn parse(spec: &str) -> Result<KeyRing, Vec<String>> {
-        let mut keys = Vec::new();
-        let mut problems = Vec::new();
-        for (index, entry) in spec.split(',').map(str::trim).enumerate() {
-            let Some((id, encoded)) = entry.split_once(':') else {
-                problems.push(format!(
-                    "entry {} is not `kid:base64key`; generate one with `threelo gen-secret`",
-                    index + 1
-                ));
-                continue;
-            };
-            let id = id.trim();
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                problems.push(format!("entry {}: key id must be letters, digits, - or _ (like `k1`)", index + 1));
-                continue;
-            }
-            if keys.iter().any(|k: &RingKey| k.id == id) {
-                problems.push(format!("key id `{id}` appears twice; each key needs its own id"));
-                continue;
-            }
-            match STANDARD.decode(encoded.trim()) {
-                Ok(bytes) if bytes.len() == 32 => keys
-                    .push(RingKey { id: id.to_owned(), cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)) }),
-                Ok(bytes) => problems.push(format!(
-                    "key `{id}` decodes to {} bytes, need 32; generate one with `threelo gen-secret`",
-                    bytes.len()
-                )),
-                Err(_) => {
-                    problems.push(format!("key `{id}` is not valid base64; generate one with `threelo gen-secret`"))
-                }
-            }
-        }
-        if problems.is_empty() && keys.is_empty() {
-            problems.push("no keys; generate one with `threelo gen-secret`".to_owned());
-        }
-        if problems.is_empty() { Ok(KeyRing { keys }) } else { Err(problems) }
-    }
-
-    /// A ring of one fresh random key (for `threelo demo`, whose records die with the process).
-    pub fn random() -> KeyRing {
-        KeyRing {
-            keys: vec![RingKey { id: "demo".to_owned(), cipher: Aes256Gcm::new(&Aes256Gcm::generate_key(OsRng)) }],
-        }
-    }
-
-    /// The id of the key that seals.
-    pub fn active_key_id(&self) -> &str {
-        // The ring is never empty: `parse` and `random` both guarantee a key.
-        self.keys.first().map(|k| k.id.as_str()).unwrap_or_default()
+        TokenKeys::parse(spec).map(|keys| KeyRing::new(&keys))
     }
 
     /// Every key id, the sealing one first.
@@ -140,6 +105,7 @@ pub struct SealError;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
 
     fn key(byte: u8) -> String {
         STANDARD.encode([byte; 32])

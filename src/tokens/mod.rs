@@ -18,19 +18,8 @@ use uuid::Uuid;
 pub use cipher::{KeyRing, OpenError, SealError};
 pub use refresh::{RefreshError, Refresher};
 
+use crate::atlassian::TokenSet;
 use crate::store::{KEY_PREFIX, Kv, StoreError};
-
-/// The tokens Atlassian issued for one grant.
-#[derive(Clone, Debug)]
-pub struct TokenSet {
-    pub access_token: SecretString,
-    /// Present when `offline_access` was granted.
-    pub refresh_token: Option<SecretString>,
-    /// Unix seconds at which the access token expires.
-    pub expires_at: i64,
-    /// The scopes Atlassian says it granted.
-    pub scopes: Vec<String>,
-}
 
 /// A record as stored: the tokens plus what the app needs to manage them.
 #[derive(Clone, Debug)]
@@ -67,10 +56,21 @@ pub enum TokenError {
     #[error(transparent)]
     Unavailable(#[from] StoreError),
     /// The record is gone or cannot be opened: the user must sign in again.
-    #[error("token record unusable: {0}")]
-    Unusable(String),
+    #[error("token record unusable")]
+    Unusable(#[source] Unusable),
     #[error(transparent)]
     Seal(#[from] SealError),
+}
+
+/// Why a record cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    #[error("no such record (expired or signed out)")]
+    Missing,
+    #[error("the stored value is malformed")]
+    Malformed,
+    #[error(transparent)]
+    Unopened(#[from] OpenError),
 }
 
 /// Reads and writes sealed token records.
@@ -143,22 +143,19 @@ impl TokenStore {
 
     /// Opens the record `id` for `account_id`.
     pub async fn load(&self, id: Uuid, account_id: &str) -> Result<TokenRecord, TokenError> {
-        let value = self
-            .kv
-            .get(&Self::key(id))
-            .await?
-            .ok_or_else(|| TokenError::Unusable("no such record (expired or signed out)".to_owned()))?;
+        let value = self.kv.get(&Self::key(id)).await?.ok_or(TokenError::Unusable(Unusable::Missing))?;
         self.open(id, account_id, &value)
     }
 
     /// Opens `stored` (as [`TokenStore::seal`] made it) as the record `id` of `account_id`.
     pub fn open(&self, id: Uuid, account_id: &str, stored: &str) -> Result<TokenRecord, TokenError> {
-        let (_, sealed) =
-            stored.split_once(':').ok_or_else(|| TokenError::Unusable("stored value is malformed".to_owned()))?;
-        let opened =
-            self.ring.open(sealed, &Self::aad(id, account_id)).map_err(|err| TokenError::Unusable(err.to_string()))?;
-        let payload: Payload = serde_json::from_slice(&opened.plaintext)
-            .map_err(|_| TokenError::Unusable("sealed payload is not a token record".to_owned()))?;
+        let (_, sealed) = stored.split_once(':').ok_or(TokenError::Unusable(Unusable::Malformed))?;
+        let opened = self
+            .ring
+            .open(sealed, &Self::aad(id, account_id))
+            .map_err(|err| TokenError::Unusable(Unusable::Unopened(err)))?;
+        let payload: Payload =
+            serde_json::from_slice(&opened.plaintext).map_err(|_| TokenError::Unusable(Unusable::Malformed))?;
         let record = TokenRecord {
             id,
             account_id: account_id.to_owned(),

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::{TokenError, TokenRecord, TokenStore};
 use crate::atlassian::{Atlassian, RefreshFailure};
 use crate::clock::unix_now;
-use crate::session::random_token;
+use crate::random::random_token;
 use crate::store::KEY_PREFIX;
 
 /// Refresh when the access token expires within this many seconds.
@@ -36,30 +36,37 @@ const LEASE_TTL: Duration = Duration::from_secs(15);
 /// How often a waiting instance looks whether the lease holder has written new tokens.
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
+/// The cause of a refresh error, shared by every caller that waited for the same refresh.
+pub type SharedCause = Arc<dyn std::error::Error + Send + Sync>;
+
+fn because(text: &'static str) -> SharedCause {
+    Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(text))
+}
+
 /// Why fresh tokens could not be had. Cloneable: one outcome is shared by every waiting caller.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum RefreshError {
     /// The grant is over (revoked, expired, rotated out) or the record is gone: sign in again.
-    #[error("the Atlassian grant has ended: {0}")]
-    GrantEnded(String),
+    #[error("the Atlassian grant has ended")]
+    GrantEnded(#[source] SharedCause),
     #[error("the token endpoint rejected our client credentials (check THREELO_CLIENT_ID and THREELO_CLIENT_SECRET)")]
     Misconfigured,
     /// Atlassian did not answer in time (the outcome is unknown) or another instance's refresh
     /// did not land in time. Trying again later is safe.
-    #[error("the refresh did not complete in time: {0}")]
-    Timeout(String),
-    #[error("the refresh failed: {0}")]
-    Failed(String),
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
+    #[error("the refresh did not complete in time")]
+    Timeout(#[source] SharedCause),
+    #[error("the refresh failed")]
+    Failed(#[source] SharedCause),
+    #[error("storage unavailable")]
+    Unavailable(#[source] SharedCause),
 }
 
 impl From<TokenError> for RefreshError {
     fn from(err: TokenError) -> Self {
         match err {
-            TokenError::Unavailable(err) => RefreshError::Unavailable(err.to_string()),
-            TokenError::Unusable(why) => RefreshError::GrantEnded(why),
-            TokenError::Seal(err) => RefreshError::Failed(err.to_string()),
+            TokenError::Unavailable(err) => RefreshError::Unavailable(Arc::new(err)),
+            unusable @ TokenError::Unusable(_) => RefreshError::GrantEnded(Arc::new(unusable)),
+            TokenError::Seal(err) => RefreshError::Failed(Arc::new(err)),
         }
     }
 }
@@ -144,7 +151,7 @@ impl Refresher {
         let holder = random_token(16);
         let give_up = Instant::now() + self.patience;
         loop {
-            if kv.set_nx(&lease, &holder, LEASE_TTL).await.map_err(|e| RefreshError::Unavailable(e.to_string()))? {
+            if kv.set_nx(&lease, &holder, LEASE_TTL).await.map_err(|e| RefreshError::Unavailable(Arc::new(e)))? {
                 let outcome = self.refresh_holding_lease(&stale, &lease, &holder).await;
                 // Best effort: if this fails the lease simply expires.
                 let _ = kv.delete_if_equal(&lease, &holder).await;
@@ -158,7 +165,7 @@ impl Refresher {
                 return Ok(current);
             }
             if Instant::now() >= give_up {
-                return Err(RefreshError::Timeout("another instance's refresh did not land in time".to_owned()));
+                return Err(RefreshError::Timeout(because("another instance's refresh did not land in time")));
             }
         }
     }
@@ -173,18 +180,18 @@ impl Refresher {
             if age > SAFE_REUSE_SECS {
                 // Sending this refresh token again could revoke the whole grant at Atlassian.
                 self.store.delete(current.id).await?;
-                return Err(RefreshError::GrantEnded(
-                    "an earlier refresh's outcome is unknown and too old to retry".into(),
-                ));
+                return Err(RefreshError::GrantEnded(because(
+                    "an earlier refresh's outcome is unknown and too old to retry",
+                )));
             }
             if age < PAUSE_AFTER_UNKNOWN_SECS {
                 // Not at once and not in a loop: give Atlassian (or the network) a moment.
-                return Err(RefreshError::Timeout("an earlier refresh's outcome is still unknown".into()));
+                return Err(RefreshError::Timeout(because("an earlier refresh's outcome is still unknown")));
             }
         }
         let Some(refresh_token) = current.tokens.refresh_token.clone() else {
             self.store.delete(current.id).await?;
-            return Err(RefreshError::GrantEnded("no refresh token was granted (offline_access)".into()));
+            return Err(RefreshError::GrantEnded(because("no refresh token was granted (offline_access)")));
         };
 
         let call = self.atlassian.oauth().refresh(self.atlassian.http(), &refresh_token, &current.tokens.scopes);
@@ -216,16 +223,16 @@ impl Refresher {
                     Ok(self.store.load(current.id, &current.account_id).await?)
                 }
             }
-            Err(RefreshFailure::Revoked(why)) => {
-                tracing::info!(record = %current.id, %why, "refresh rejected; the grant has ended");
+            Err(revoked @ RefreshFailure::Revoked(_)) => {
+                tracing::info!(record = %current.id, why = %revoked, "refresh rejected; the grant has ended");
                 self.store.delete(current.id).await?;
-                Err(RefreshError::GrantEnded(why))
+                Err(RefreshError::GrantEnded(Arc::new(revoked)))
             }
             Err(RefreshFailure::BadClientCredentials) => {
                 tracing::error!("refresh rejected: check THREELO_CLIENT_ID and THREELO_CLIENT_SECRET");
                 Err(RefreshError::Misconfigured)
             }
-            Err(RefreshFailure::Unknown(why)) => {
+            Err(unknown @ RefreshFailure::Unknown(_)) => {
                 if current.uncertain_since.is_none() {
                     let marked = TokenRecord {
                         uncertain_since: Some(unix_now()),
@@ -234,12 +241,12 @@ impl Refresher {
                     };
                     self.store.replace(&marked, current.version).await?;
                 }
-                tracing::warn!(record = %current.id, %why, "refresh outcome unknown");
-                Err(RefreshError::Timeout(why))
+                tracing::warn!(record = %current.id, why = %unknown, "refresh outcome unknown");
+                Err(RefreshError::Timeout(Arc::new(unknown)))
             }
-            Err(RefreshFailure::Failed(why)) => {
-                tracing::warn!(record = %current.id, %why, "refresh failed");
-                Err(RefreshError::Failed(why))
+            Err(failed @ RefreshFailure::Failed(_)) => {
+                tracing::warn!(record = %current.id, why = %failed, "refresh failed");
+                Err(RefreshError::Failed(Arc::new(failed)))
             }
         }
     }

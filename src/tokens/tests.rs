@@ -57,7 +57,7 @@ async fn a_new_first_key_keeps_old_records_open_and_a_removed_key_means_sign_in_
     assert!(kv.get(&TokenStore::key(fresh)).await.unwrap().unwrap().starts_with("1:k2."));
     let dropped = store(&kv, ring(&format!("k2:{k2}")));
     let err = dropped.load(id, "acct").await.unwrap_err();
-    assert!(matches!(&err, TokenError::Unusable(m) if m.contains("`k1`")), "{err}");
+    assert!(matches!(&err, TokenError::Unusable(m) if m.to_string().contains("`k1`")), "{err}");
 }
 
 #[tokio::test]

@@ -64,7 +64,7 @@ impl SessionIndex {
     }
 
     async fn write(&self, account_id: &str, id: Uuid, info: &SessionInfo) -> Result<(), StoreError> {
-        let json = serde_json::to_string(info).map_err(|err| StoreError(format!("session info: {err}")))?;
+        let json = serde_json::to_string(info).map_err(StoreError::Encode)?;
         // The hash's TTL moves with every write: it lives as long as its longest session could.
         self.kv.hset_ex(&Self::key(account_id), &id.to_string(), &json, self.limits.lifetime).await
     }

@@ -1,12 +1,10 @@
-//! The only code that names session keys. The session holds who the user is, the id of their token
-//! record, their sites, the CSRF token and timestamps, plus pending sign-ins. Never a token.
+//! What the actix session holds, and the only code that names its keys: who the user is, the id
+//! of their token record, their sites, the CSRF token and timestamps, plus pending sign-ins.
+//! Never a token.
 
 use std::time::Duration;
 
 use actix_session::Session;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -16,6 +14,7 @@ use crate::atlassian::Site;
 use crate::clock::unix_now;
 use crate::config::SessionSettings;
 use crate::error::AppError;
+use crate::random::random_token;
 
 const SIGNED_IN: &str = "signed_in";
 const PENDING: &str = "pending_sign_ins";
@@ -38,7 +37,7 @@ pub struct User {
 
 /// Everything a signed-in session knows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SignedIn {
+pub struct SessionData {
     pub user: User,
     /// The id of the sealed token record.
     pub token_record: Uuid,
@@ -57,9 +56,9 @@ pub enum Liveness {
     /// Nobody signed in.
     Anonymous,
     /// Signed in; `touched` says whether this request moved `last_seen` (a session write).
-    Live { signed_in: SignedIn, touched: bool },
+    Live { data: SessionData, touched: bool },
     /// It was signed in but timed out just now; the user is already forgotten.
-    Ended(SignedIn),
+    Ended(SessionData),
 }
 
 /// A sign-in started by `/auth/login` and not yet completed. Only a hash of `state` is kept.
@@ -72,21 +71,14 @@ struct Pending {
 
 /// Whether a stored session state (as actix-session keeps it) belongs to a signed-in user. Only
 /// those may live as long as the idle timeout; a visitor's pending sign-ins need minutes.
-pub fn state_is_signed_in(state: &std::collections::HashMap<String, String>) -> bool {
+pub(super) fn state_is_signed_in(state: &std::collections::HashMap<String, String>) -> bool {
     state.contains_key(SIGNED_IN)
 }
 
 /// The stored session state (as actix-session keeps it) of a signed-in user: what a sign-in leaves.
 /// For tools that create sessions in bulk, such as `bench/run`.
-pub fn signed_in_state(signed_in: &SignedIn) -> serde_json::Result<std::collections::HashMap<String, String>> {
+pub fn signed_in_state(signed_in: &SessionData) -> serde_json::Result<std::collections::HashMap<String, String>> {
     Ok(std::collections::HashMap::from([(SIGNED_IN.to_owned(), serde_json::to_string(signed_in)?)]))
-}
-
-/// Random URL-safe text with `bytes` bytes of entropy.
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    URL_SAFE_NO_PAD.encode(buf)
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -94,13 +86,13 @@ fn sha256_hex(text: &str) -> String {
 }
 
 /// Typed access to the actix session.
-pub struct AppSession<'a>(pub &'a Session);
+pub(super) struct SessionState<'a>(pub &'a Session);
 
-impl AppSession<'_> {
+impl SessionState<'_> {
     /// The signed-in user, if the session is live. Enforces the idle timeout and the absolute
     /// lifetime on the server: a session past either forgets its user here.
-    pub fn signed_in(&self, limits: &SessionSettings) -> Result<Liveness, AppError> {
-        let Ok(Some(mut signed_in)) = self.0.get::<SignedIn>(SIGNED_IN) else {
+    pub fn liveness(&self, limits: &SessionSettings) -> Result<Liveness, AppError> {
+        let Ok(Some(mut signed_in)) = self.0.get::<SessionData>(SIGNED_IN) else {
             return Ok(Liveness::Anonymous);
         };
         let now = unix_now();
@@ -120,7 +112,7 @@ impl AppSession<'_> {
             signed_in.last_seen = now;
             self.0.insert(SIGNED_IN, &signed_in)?;
         }
-        Ok(Liveness::Live { signed_in, touched })
+        Ok(Liveness::Live { data: signed_in, touched })
     }
 
     /// Records a new pending sign-in for `state`, dropping expired and the oldest beyond the cap.
@@ -163,9 +155,9 @@ impl AppSession<'_> {
     }
 
     /// Signs the user in: a new session key (no fixation), keeping other tabs' pending sign-ins.
-    pub fn sign_in(&self, user: User, token_record: Uuid, sites: Vec<Site>) -> Result<SignedIn, AppError> {
+    pub fn sign_in(&self, user: User, token_record: Uuid, sites: Vec<Site>) -> Result<SessionData, AppError> {
         let now = unix_now();
-        let signed_in = SignedIn {
+        let signed_in = SessionData {
             user,
             token_record,
             sites,
@@ -180,7 +172,7 @@ impl AppSession<'_> {
     }
 
     /// Stores what this request learnt about the user (e.g. fresh sites).
-    pub fn update(&self, signed_in: &SignedIn) -> Result<(), AppError> {
+    pub fn update(&self, signed_in: &SessionData) -> Result<(), AppError> {
         self.0.insert(SIGNED_IN, signed_in)?;
         Ok(())
     }

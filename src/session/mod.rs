@@ -1,0 +1,208 @@
+//! The one home of a session's whole life: the cookie and what it holds, pending sign-ins, the
+//! per-account index, the liveness check, the lifetimes, starting one, ending one or the others,
+//! and the cap on sessions per account.
+//!
+//! Pages and `auth` use [`Sessions`] and the extractors ([`SignedIn`], [`MaybeSignedIn`],
+//! [`CsrfForm`]); nothing outside this module touches the session's keys or the index.
+//!
+//! A session is alive while its token record opens. Ending one deletes the record first (so its
+//! cookie is worthless at once, on every instance) and then its index entry: [`Sessions::end`] is
+//! the one function that does it.
+
+mod csrf;
+mod extract;
+mod index;
+mod state;
+mod store;
+
+use actix_session::Session;
+use actix_web::HttpRequest;
+use uuid::Uuid;
+
+pub use csrf::check_origin;
+pub use extract::{CsrfForm, MaybeSignedIn, SignedIn};
+pub use index::{MAX_SESSIONS_PER_ACCOUNT, SessionIndex, SessionInfo, describe_browser};
+pub use state::{PENDING_TTL, SessionData, User, signed_in_state};
+pub use store::{KvSessionStore, session_key_name};
+
+use crate::atlassian::{Site, TokenSet};
+use crate::client_addr::client_ip;
+use crate::clock::unix_now;
+use crate::config::{Cidr, SessionSettings};
+use crate::error::AppError;
+use crate::tokens::{TokenError, TokenRecord, TokenStore};
+use state::{Liveness, SessionState};
+
+/// Starts, checks and ends sessions.
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    tokens: TokenStore,
+    index: SessionIndex,
+    limits: SessionSettings,
+    trusted_proxies: Vec<Cidr>,
+}
+
+impl Sessions {
+    pub fn new(tokens: TokenStore, index: SessionIndex, limits: SessionSettings, trusted_proxies: Vec<Cidr>) -> Self {
+        Sessions { tokens, index, limits, trusted_proxies }
+    }
+
+    /// The signed-in user of `session`, if it is live. A session past its idle timeout or lifetime,
+    /// or whose token record no longer opens, ends here.
+    pub(crate) async fn current(&self, req: &HttpRequest, session: Session) -> Result<Option<SignedIn>, AppError> {
+        let state = SessionState(&session);
+        let (data, touched) = match state.liveness(&self.limits)? {
+            Liveness::Anonymous => return Ok(None),
+            Liveness::Ended(ended) => {
+                self.end(&ended.user.account_id, ended.token_record).await?;
+                return Ok(None);
+            }
+            Liveness::Live { data, touched } => (data, touched),
+        };
+        match self.tokens.load(data.token_record, &data.user.account_id).await {
+            Ok(record) => {
+                if touched {
+                    // The session's TTL moves with this write; its tokens and index entry follow.
+                    self.tokens.touch(data.token_record, self.limits.idle_timeout).await?;
+                    let info = self.describe(req, data.created_at, data.last_seen);
+                    self.index.touch(&data.user.account_id, data.token_record, &info).await?;
+                }
+                Ok(Some(SignedIn { data, record, session }))
+            }
+            Err(TokenError::Unusable(why)) => {
+                tracing::info!(account = %data.user.account_id, %why, "session ended: its token record is unusable");
+                self.end(&data.user.account_id, data.token_record).await?;
+                state.forget_user();
+                Ok(None)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The index entry describing this request's browser.
+    fn describe(&self, req: &HttpRequest, created_at: i64, last_seen: i64) -> SessionInfo {
+        let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+        SessionInfo {
+            created_at,
+            last_seen,
+            browser: describe_browser(user_agent),
+            address: client_ip(req, &self.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// Records a sign-in in progress in this browser, bound to `state`, landing on `return_to`.
+    pub fn begin_sign_in(&self, session: &Session, state: &str, return_to: &str) -> Result<(), AppError> {
+        SessionState(session).begin_sign_in(state, return_to)
+    }
+
+    /// Consumes the sign-in in progress bound to `state`: where it should land, or `None` if the
+    /// state is unknown, expired or already used.
+    pub fn finish_sign_in(&self, session: &Session, state: &str) -> Result<Option<String>, AppError> {
+        SessionState(session).finish_sign_in(state)
+    }
+
+    /// Starts a session for `user` with the tokens of a fresh consent. Everything that can fail
+    /// happens before the session changes, so a failure leaves no half-signed-in session. A
+    /// session already signed in in this browser (`previous`) is replaced; beyond
+    /// [`MAX_SESSIONS_PER_ACCOUNT`] the account's least recently used session ends.
+    pub async fn start(
+        &self,
+        req: &HttpRequest,
+        session: &Session,
+        user: User,
+        tokens: TokenSet,
+        sites: Vec<Site>,
+        previous: Option<SignedIn>,
+    ) -> Result<(), AppError> {
+        let now = unix_now();
+        let record = self.tokens.create(&user.account_id, tokens, now).await?;
+        let prepared = async {
+            let pushed_out = self.index.add(&user.account_id, record, &self.describe(req, now, now)).await?;
+            for old in pushed_out {
+                // Already out of the index: only its token record is left to delete.
+                self.tokens.delete(old).await?;
+            }
+            if let Some(previous) = previous {
+                self.end(previous.account_id(), previous.data.token_record).await?;
+            }
+            Ok::<(), AppError>(())
+        };
+        if let Err(err) = prepared.await {
+            // Best effort: an orphaned record expires with its TTL anyway.
+            let _ = self.tokens.delete(record).await;
+            return Err(err);
+        }
+        tracing::info!(account = %user.account_id, sites = sites.len(), "signed in");
+        SessionState(session).sign_in(user, record, sites)?;
+        Ok(())
+    }
+
+    /// Ends session `record` of `account_id`: its token record first (its cookie is worthless at
+    /// once), then its entry in the account's index.
+    pub async fn end(&self, account_id: &str, record: Uuid) -> Result<(), AppError> {
+        self.tokens.delete(record).await?;
+        Ok(self.index.remove(account_id, record).await?)
+    }
+
+    /// Signs out: ends the session and clears the cookie.
+    pub async fn sign_out(&self, signed_in: SignedIn) -> Result<(), AppError> {
+        self.end(signed_in.account_id(), signed_in.data.token_record).await?;
+        tracing::info!(account = %signed_in.account_id(), "signed out");
+        SessionState(&signed_in.session).sign_out();
+        Ok(())
+    }
+
+    /// Clears a cookie whose session is not (or no longer) signed in.
+    pub fn discard(&self, session: &Session) {
+        SessionState(session).sign_out();
+    }
+
+    /// The live sessions of the signed-in account, newest first.
+    pub async fn list(&self, signed_in: &SignedIn) -> Result<Vec<(Uuid, SessionInfo)>, AppError> {
+        Ok(self.index.list(signed_in.account_id()).await?)
+    }
+
+    /// Ends the account's other sessions that `which` picks; returns how many ended.
+    pub async fn end_others(&self, signed_in: &SignedIn, which: impl Fn(Uuid) -> bool) -> Result<usize, AppError> {
+        let account_id = signed_in.account_id();
+        let mut ended = 0;
+        for (id, _) in self.index.list(account_id).await? {
+            if id != signed_in.data.token_record && which(id) {
+                self.end(account_id, id).await?;
+                ended += 1;
+                tracing::info!(account = %account_id, "ended another session of this account");
+            }
+        }
+        Ok(ended)
+    }
+
+    /// The grant behind this session is over (its token record is already gone): the session
+    /// forgets its user, and its index entry goes.
+    pub async fn grant_ended(&self, session: &Session, data: &SessionData) {
+        SessionState(session).forget_user();
+        // Best effort: listing skips sessions whose record is gone, and the entry expires anyway.
+        let _ = self.index.remove(&data.user.account_id, data.token_record).await;
+    }
+
+    /// Stores what this request learnt about the user (fresh sites).
+    pub fn save(&self, session: &Session, data: &SessionData) -> Result<(), AppError> {
+        SessionState(session).update(data)
+    }
+}
+
+impl SignedIn {
+    /// The Atlassian account id: the stable user key.
+    pub fn account_id(&self) -> &str {
+        &self.data.user.account_id
+    }
+
+    /// Who is signed in.
+    pub fn user(&self) -> &User {
+        &self.data.user
+    }
+
+    /// The opened token record of this session.
+    pub fn record(&self) -> &TokenRecord {
+        &self.record
+    }
+}

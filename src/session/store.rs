@@ -1,0 +1,100 @@
+//! actix-session's storage, over threelo's own key-value store (`store::Kv`: Redis, or memory for
+//! the demo), so sessions share its connections, deadlines and error handling.
+//!
+//! Stored as actix-session's own Redis store stores them: the state as JSON under
+//! `threelo:session:<key>`. Ours rather than actix's `RedisSessionStore` because that one takes a
+//! pooled connection per call, and the pool pings each connection it hands out (twice the
+//! commands per page). Unreadable state means "signed out", never a 500.
+
+use std::collections::HashMap;
+use std::time::Duration as StdDuration;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key};
+use actix_web::cookie::time::Duration;
+
+use super::state::{PENDING_TTL, state_is_signed_in};
+use crate::store::{KEY_PREFIX, Kv, REDIS_DEADLINE, StoreError};
+
+type State = HashMap<String, String>;
+
+/// The sessions of the app, in `kv`.
+#[derive(Clone, Debug)]
+pub struct KvSessionStore {
+    kv: Kv,
+}
+
+impl KvSessionStore {
+    pub fn new(kv: Kv) -> Self {
+        KvSessionStore { kv }
+    }
+}
+
+/// The storage key of a session.
+pub fn session_key_name(session_key: &str) -> String {
+    format!("{KEY_PREFIX}session:{session_key}")
+}
+
+/// A visitor who is not signed in only has pending sign-ins, which expire after minutes: their
+/// session need not (and, so that visitors cannot fill Redis, must not) outlive them.
+fn ttl_for(state: &State, ttl: &Duration) -> StdDuration {
+    let ttl = StdDuration::from_secs(u64::try_from(ttl.whole_seconds()).unwrap_or(0).max(1));
+    if state_is_signed_in(state) { ttl } else { ttl.min(PENDING_TTL) }
+}
+
+/// Runs a store call under the Redis deadline, a little longer than it, so that the Redis call's
+/// own deadline fires first and drops a connection that does not answer.
+async fn within<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(REDIS_DEADLINE + StdDuration::from_millis(250), work).await.unwrap_or(Err(StoreError::Timeout))
+}
+
+impl SessionStore for KvSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let stored = within(self.kv.get(&session_key_name(session_key.as_ref())))
+            .await
+            .map_err(|err| LoadError::Other(err.into()))?;
+        let Some(json) = stored else { return Ok(None) };
+        match serde_json::from_str(&json) {
+            Ok(state) => Ok(Some(state)),
+            // Unreadable state (written by something else, or corrupted) is a signed-out visitor.
+            Err(err) => {
+                tracing::warn!(error = %err, "unreadable session state; treating the visitor as signed out");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let json = serde_json::to_string(&state).map_err(|err| SaveError::Serialization(err.into()))?;
+        let key = generate_session_key();
+        // A fresh random key: nothing can be there, so no NX is needed.
+        within(self.kv.set_ex(&session_key_name(key.as_ref()), &json, ttl_for(&state, ttl)))
+            .await
+            .map_err(|err| SaveError::Other(err.into()))?;
+        Ok(key)
+    }
+
+    async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        let json = serde_json::to_string(&state).map_err(|err| UpdateError::Serialization(err.into()))?;
+        let name = session_key_name(session_key.as_ref());
+        let replaced = within(self.kv.set_ex_if_exists(&name, &json, ttl_for(&state, ttl)))
+            .await
+            .map_err(|err| UpdateError::Other(err.into()))?;
+        if replaced {
+            return Ok(session_key);
+        }
+        // The session expired between load and update: like actix's store, save it under a new key.
+        self.save(state, ttl).await.map_err(|err| match err {
+            SaveError::Serialization(e) => UpdateError::Serialization(e),
+            SaveError::Other(e) => UpdateError::Other(e),
+        })
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        let secs = StdDuration::from_secs(u64::try_from(ttl.whole_seconds()).unwrap_or(0).max(1));
+        Ok(within(self.kv.expire(&session_key_name(session_key.as_ref()), secs)).await?)
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
+        Ok(within(self.kv.del(&session_key_name(session_key.as_ref()))).await?)
+    }
+}
