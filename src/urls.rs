@@ -109,7 +109,7 @@ impl Urls {
 
     /// The fingerprinted stylesheet.
     pub fn stylesheet(&self) -> String {
-        self.path(&format!("/static/{}", crate::pages::stylesheet_name()))
+        self.path(&format!("/static/{}", crate::assets::stylesheet_name()))
     }
 }
 

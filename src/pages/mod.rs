@@ -11,7 +11,7 @@ mod static_files;
 use actix_web::HttpResponse;
 use askama::Template;
 
-pub use static_files::{stylesheet, stylesheet_name};
+pub use static_files::stylesheet;
 
 use crate::atlassian::Site;
 use crate::error::AppError;

@@ -64,11 +64,6 @@ impl KeyRing {
         TokenKeys::parse(spec).map(|keys| KeyRing::new(&keys))
     }
 
-    /// Every key id, the sealing one first.
-    pub fn key_ids(&self) -> Vec<&str> {
-        self.keys.iter().map(|k| k.id.as_str()).collect()
-    }
-
     /// Seals `plaintext`, binding `aad` (which must be given again to open).
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<String, SealError> {
         let key = self.keys.first().ok_or(SealError)?;
