@@ -17,7 +17,7 @@ use crate::error::{AppError, render_error_pages};
 use crate::head::head_as_get;
 use crate::metrics::Metrics;
 use crate::security_headers::add_security_headers;
-use crate::session::{KvSessionStore, SessionIndex, Sessions};
+use crate::session::{KvSessionStore, SessionIndex, Sessions, session_cookie_name};
 use crate::store::{Kv, redis_pool};
 use crate::tokens::{KeyRing, Refresher, TokenStore};
 use crate::urls::Urls;
@@ -69,8 +69,7 @@ impl Application {
         let ring = Arc::new(KeyRing::new(&settings.token_keys));
         let tokens = TokenStore::new(kv.clone(), ring, settings.session.idle_timeout);
         let index = SessionIndex::new(kv.clone(), settings.session);
-        let sessions =
-            web::Data::new(Sessions::new(tokens.clone(), index, settings.session, settings.trusted_proxies.clone()));
+        let sessions = web::Data::new(Sessions::new(&settings, tokens.clone(), index));
         // Patience for another instance's refresh: one token request plus some slack.
         let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
         let refresher = web::Data::new(Refresher::new(tokens, atlassian.get_ref().clone(), patience));
@@ -187,7 +186,7 @@ async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
 fn session_middleware(settings: &Settings, store: KvSessionStore, key: Key) -> SessionMiddleware<KvSessionStore> {
     let public = &settings.public_url;
     let at_root = public.prefix().is_empty();
-    let name = if public.is_https() && at_root { "__Host-threelo" } else { "threelo" };
+    let name = session_cookie_name(settings);
     SessionMiddleware::builder(store, key)
         .cookie_name(name.to_owned())
         .cookie_secure(public.is_https())

@@ -5,14 +5,20 @@ mod support;
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use support::{TestApp, browser, browser_with_jar, csrf_of, location, query_param, signed_in_at};
 use threelo::config::random_b64;
-use threelo::session::MAX_SESSIONS_PER_ACCOUNT;
+use threelo::session::{MAX_SESSIONS_PER_ACCOUNT, Pending, SignIns};
 
+/// The cookie a response sets: the session cookie when it sets one, else the first (at
+/// `/auth/login`, the cookie of sign-ins in progress).
 fn set_cookie(response: &reqwest::Response) -> String {
-    response.headers().get(SET_COOKIE).expect("a Set-Cookie header").to_str().unwrap().to_owned()
+    let all: Vec<String> =
+        response.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    let session = all.iter().find(|c| !c.contains("-signin="));
+    session.or(all.first()).expect("a Set-Cookie header").clone()
 }
 
 /// The Location the callback sends the browser to after signing in from `login_path`.
@@ -112,7 +118,15 @@ async fn the_session_cookie_is_small_http_only_lax_and_scoped_to_the_root() {
 async fn over_https_at_the_root_the_cookie_is_secure_with_the_host_prefix() {
     let port = support::free_port();
     let app = TestApp::spawn_with(&[("THREELO_PUBLIC_URL", &format!("https://127.0.0.1:{port}"))]).await;
-    let response = app.get("/auth/login").await;
+    // The cookies are Secure, so this plain-http client hands the sign-in cookie on by hand.
+    let login = app.get("/auth/login").await;
+    let signin = login.headers().get(SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert!(signin.starts_with("__Host-threelo-signin="), "{signin}");
+    let authorize = location(login.headers());
+    let callback = location(app.client.get(&authorize).send().await.unwrap().headers());
+    let callback = app.url(&callback[callback.find("/auth/callback").unwrap()..]);
+    let response = browser().get(&callback).header(COOKIE, signin).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let cookie = set_cookie(&response);
     assert!(cookie.starts_with("__Host-threelo="), "{cookie}");
     assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
@@ -264,12 +278,41 @@ async fn a_browser_whose_session_was_ended_elsewhere_can_sign_in_again() {
 }
 
 #[tokio::test]
-async fn a_visitor_who_only_started_a_sign_in_is_kept_for_minutes_not_hours() {
+async fn a_visitor_who_only_started_a_sign_in_costs_nothing_in_redis() {
     let app = TestApp::spawn().await;
-    app.get("/auth/login").await;
-    let (key, _) = app.stored("threelo:session:").unwrap();
-    let ttl = app.redis.ttl(&key);
-    assert!(ttl > 0 && ttl <= 600, "a pending sign-in's session lives {ttl} s");
+    let login = app.get("/auth/login").await;
+    let cookie = login.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("threelo-signin="), "the sign-in in progress is in a cookie: {cookie}");
+    assert!(cookie.contains("Max-Age=600") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(app.redis.dump().is_empty(), "no Redis key for a visitor: {:?}", app.redis.dump());
+}
+
+#[tokio::test]
+async fn ten_thousand_cookieless_logins_add_no_redis_key() {
+    let app = TestApp::spawn().await;
+    let client = support::browser();
+    let url = app.url("/auth/login");
+    let logins = futures_util::stream::iter(0..10_000).map(|_| {
+        let (client, url) = (&client, &url);
+        async move { client.get(url).send().await.unwrap().status() }
+    });
+    let statuses: Vec<StatusCode> = logins.buffer_unordered(16).collect().await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER));
+    assert_eq!(app.redis.dump().len(), 0, "cookieless visitors wrote to Redis");
+}
+
+#[tokio::test]
+async fn a_sign_in_cookie_planted_twice_is_refused_at_the_callback() {
+    let app = TestApp::spawn().await;
+    let authorize = location(app.get("/auth/login").await.headers());
+    let callback = location(app.client.get(&authorize).send().await.unwrap().headers());
+    let mine = app.cookies().unwrap();
+    // A sibling site under the same parent domain adds a second cookie of our session's name.
+    let tossed = format!("threelo=planted-by-a-sibling; threelo=another; {mine}");
+    let response = support::browser().get(&callback).header(COOKIE, tossed).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.emulator.token_grants("authorization_code"), 0, "the code was not exchanged");
+    assert!(app.redis.dump().is_empty(), "no session was created");
 }
 
 #[tokio::test]
@@ -291,24 +334,22 @@ async fn the_server_enforces_the_idle_timeout_even_while_redis_still_holds_the_s
     assert!(!keys.iter().any(|k| k.starts_with("threelo:token:")), "its token record is deleted: {keys:?}");
 }
 
-/// Rewrites this browser's stored session with `change` applied to its JSON state.
-fn rewrite_session(app: &TestApp, change: impl Fn(&mut std::collections::HashMap<String, String>)) {
-    let (key, value) = app.stored("threelo:session:").unwrap();
-    let mut state: std::collections::HashMap<String, String> = serde_json::from_str(&value).unwrap();
-    change(&mut state);
-    app.redis.set(&key, &serde_json::to_string(&state).unwrap());
+/// Replaces this browser's sign-in cookie with one sealed as the app seals it, holding `pending`.
+fn plant_sign_ins(app: &TestApp, pending: &[Pending]) {
+    let settings = support::settings_from(app.env.clone(), &[]);
+    let cookie = SignIns::new(&settings).seal(pending);
+    let url: reqwest::Url = app.url("/").parse().unwrap();
+    app.jar.add_cookie_str(&format!("{}={}; Path=/", cookie.name(), cookie.value()), &url);
 }
 
 #[tokio::test]
 async fn a_sign_in_state_older_than_ten_minutes_has_expired() {
     let app = TestApp::spawn().await;
     let authorize = location(app.get("/auth/login").await.headers());
-    rewrite_session(&app, |state| {
-        let mut pending: serde_json::Value = serde_json::from_str(&state["pending_sign_ins"]).unwrap();
-        let created = pending[0]["created_at"].as_i64().unwrap();
-        pending[0]["created_at"] = serde_json::json!(created - 601);
-        state.insert("pending_sign_ins".to_owned(), pending.to_string());
-    });
+    let state = query_param(&authorize, "state");
+    let mut aged = Pending::new(&state.unwrap(), "/");
+    aged.created_at -= 601;
+    plant_sign_ins(&app, &[aged]);
     let callback = location(app.client.get(&authorize).send().await.unwrap().headers());
     let response = app.client.get(&callback).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);

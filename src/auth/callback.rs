@@ -2,6 +2,7 @@
 //! and none leaves a half-signed-in session.
 
 use actix_session::Session;
+use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::single_param;
@@ -60,9 +61,16 @@ pub async fn callback(
     urls: web::Data<Urls>,
     atlassian: web::Data<Atlassian>,
 ) -> Result<HttpResponse, AppError> {
-    let result = finish_sign_in(&req, previous, &session, &sessions, &urls, &atlassian).await;
+    let mut in_progress = None;
+    let result = finish_sign_in(&req, previous, &session, &sessions, &urls, &atlassian, &mut in_progress).await;
     atlassian.metrics().inc("threelo_sign_ins_total", &[("outcome", outcome(&result))]);
-    result
+    // Whatever the outcome, a sign-in whose state came back is over: the cookie forgets it (an
+    // error keeps its page, which `render_error_pages` builds with this cookie).
+    let mut response = result.unwrap_or_else(HttpResponse::from_error);
+    if let Some(cookie) = in_progress {
+        response.add_cookie(&cookie).map_err(|err| AppError::Internal(err.into()))?;
+    }
+    Ok(response)
 }
 
 async fn finish_sign_in(
@@ -72,13 +80,19 @@ async fn finish_sign_in(
     sessions: &Sessions,
     urls: &Urls,
     atlassian: &Atlassian,
+    in_progress: &mut Option<Cookie<'static>>,
 ) -> Result<HttpResponse, AppError> {
     let params = parse(req.query_string())?;
+    if sessions.cookies_are_doubled(req) {
+        // Another site under the same parent domain may have planted a cookie of our name to
+        // sign this browser into someone else's account ("cookie tossing").
+        return Err(AppError::BadRequest("the browser sent two threelo cookies of the same name"));
+    }
 
     if let Some(error) = params.error {
         // Whatever happens next, this sign-in attempt is over: consume its state.
         if let Some(state) = &params.state {
-            sessions.finish_sign_in(session, state)?;
+            *in_progress = Some(sessions.finish_sign_in(req, state).1);
         }
         if error == "access_denied" {
             return Err(AppError::SignInCancelled);
@@ -90,7 +104,9 @@ async fn finish_sign_in(
     let (Some(code), Some(state)) = (params.code, params.state) else {
         return Err(AppError::BadRequest("the callback carries neither a code nor an error"));
     };
-    let Some(return_to) = sessions.finish_sign_in(session, &state)? else {
+    let (return_to, remaining) = sessions.finish_sign_in(req, &state);
+    *in_progress = Some(remaining);
+    let Some(return_to) = return_to else {
         return Err(AppError::SignInExpired);
     };
 

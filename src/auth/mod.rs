@@ -35,7 +35,6 @@ pub fn single_param(query: &str, name: &str) -> Result<Option<String>, AppError>
 pub async fn login(
     req: HttpRequest,
     visitor: MaybeSignedIn,
-    session: Session,
     sessions: web::Data<Sessions>,
     urls: web::Data<Urls>,
     atlassian: web::Data<Atlassian>,
@@ -52,11 +51,12 @@ pub async fn login(
         return Ok(urls.see_other(return_to.as_str()));
     }
     let state = random_token(32);
-    sessions.begin_sign_in(&session, &state, return_to.as_str())?;
+    let in_progress = sessions.begin_sign_in(&req, &state, return_to.as_str());
     let url = atlassian.oauth().authorize_url(&state);
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(in_progress)
         .finish())
 }
 

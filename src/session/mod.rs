@@ -12,39 +12,58 @@
 mod csrf;
 mod extract;
 mod index;
+mod sign_ins;
 mod state;
 mod store;
 
 use actix_session::Session;
 use actix_web::HttpRequest;
+use actix_web::cookie::Cookie;
 use uuid::Uuid;
 
 pub use csrf::check_origin;
 pub use extract::{CsrfForm, MaybeSignedIn, SignedIn};
 pub use index::{MAX_SESSIONS_PER_ACCOUNT, SessionIndex, SessionInfo, describe_browser};
-pub use state::{PENDING_TTL, SessionData, User, signed_in_state};
+pub use sign_ins::{MAX_PENDING, PENDING_TTL, Pending, SignIns};
+pub use state::{SessionData, User, signed_in_state};
 pub use store::{KvSessionStore, session_key_name};
 
 use crate::atlassian::{Site, TokenSet};
 use crate::client_addr::client_ip;
 use crate::clock::unix_now;
-use crate::config::{Cidr, SessionSettings};
+use crate::config::{Cidr, SessionSettings, Settings};
 use crate::error::AppError;
 use crate::tokens::{TokenError, TokenRecord, TokenStore};
 use state::{Liveness, SessionState};
+
+/// The session cookie's name: `__Host-threelo` over https at the root (the browser then refuses
+/// such a cookie from any other host or path), else `threelo`.
+pub fn session_cookie_name(settings: &Settings) -> &'static str {
+    let public = &settings.public_url;
+    if public.is_https() && public.prefix().is_empty() { "__Host-threelo" } else { "threelo" }
+}
 
 /// Starts, checks and ends sessions.
 #[derive(Clone, Debug)]
 pub struct Sessions {
     tokens: TokenStore,
     index: SessionIndex,
+    sign_ins: SignIns,
+    cookie_name: &'static str,
     limits: SessionSettings,
     trusted_proxies: Vec<Cidr>,
 }
 
 impl Sessions {
-    pub fn new(tokens: TokenStore, index: SessionIndex, limits: SessionSettings, trusted_proxies: Vec<Cidr>) -> Self {
-        Sessions { tokens, index, limits, trusted_proxies }
+    pub fn new(settings: &Settings, tokens: TokenStore, index: SessionIndex) -> Self {
+        Sessions {
+            tokens,
+            index,
+            sign_ins: SignIns::new(settings),
+            cookie_name: session_cookie_name(settings),
+            limits: settings.session,
+            trusted_proxies: settings.trusted_proxies.clone(),
+        }
     }
 
     /// The signed-in user of `session`, if it is live. A session past its idle timeout or lifetime,
@@ -90,15 +109,16 @@ impl Sessions {
         }
     }
 
-    /// Records a sign-in in progress in this browser, bound to `state`, landing on `return_to`.
-    pub fn begin_sign_in(&self, session: &Session, state: &str, return_to: &str) -> Result<(), AppError> {
-        SessionState(session).begin_sign_in(state, return_to)
+    /// A sign-in in progress in this browser, bound to `state`, landing on `return_to`: the cookie
+    /// that remembers it (with the other tabs' sign-ins). Nothing is stored on the server.
+    pub fn begin_sign_in(&self, req: &HttpRequest, state: &str, return_to: &str) -> Cookie<'static> {
+        self.sign_ins.add(self.sign_ins.read(req), Pending::new(state, return_to))
     }
 
-    /// Consumes the sign-in in progress bound to `state`: where it should land, or `None` if the
-    /// state is unknown, expired or already used.
-    pub fn finish_sign_in(&self, session: &Session, state: &str) -> Result<Option<String>, AppError> {
-        SessionState(session).finish_sign_in(state)
+    /// Consumes the sign-in in progress bound to `state`: where it should land (`None` if the
+    /// state is unknown, expired or already used), and the cookie that remembers the rest.
+    pub fn finish_sign_in(&self, req: &HttpRequest, state: &str) -> (Option<String>, Cookie<'static>) {
+        self.sign_ins.take(self.sign_ins.read(req), state)
     }
 
     /// Starts a session for `user` with the tokens of a fresh consent. Everything that can fail
@@ -135,6 +155,14 @@ impl Sessions {
         tracing::info!(account = %user.account_id, sites = sites.len(), "signed in");
         SessionState(session).sign_in(user, record, sites)?;
         Ok(())
+    }
+
+    /// Whether the request carries two cookies of the session's name, or two of the sign-in
+    /// cookie's: a sibling site may have planted one ("cookie tossing").
+    pub fn cookies_are_doubled(&self, req: &HttpRequest) -> bool {
+        let Ok(cookies) = req.cookies() else { return false };
+        let count = |name: &str| cookies.iter().filter(|c| c.name() == name).count();
+        count(&self.cookie_name) > 1 || count(self.sign_ins.name()) > 1
     }
 
     /// Ends session `record` of `account_id`: its token record first (its cookie is worthless at

@@ -1,13 +1,9 @@
 //! What the actix session holds, and the only code that names its keys: who the user is, the id
-//! of their token record, their sites, the CSRF token and timestamps, plus pending sign-ins.
-//! Never a token.
-
-use std::time::Duration;
+//! of their token record, their sites, the CSRF token and timestamps. Never a token. (Sign-ins in
+//! progress live in a cookie of their own: `sign_ins.rs`.)
 
 use actix_session::Session;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::atlassian::Site;
@@ -17,12 +13,6 @@ use crate::error::AppError;
 use crate::random::random_token;
 
 const SIGNED_IN: &str = "signed_in";
-const PENDING: &str = "pending_sign_ins";
-
-/// A pending sign-in lives this long (Atlassian's codes are short-lived too).
-pub const PENDING_TTL: Duration = Duration::from_secs(600);
-/// At most this many sign-ins may be pending in one browser (several tabs).
-const MAX_PENDING: usize = 5;
 /// `last_seen` is written at most this often, so reading pages does not write the session.
 const LAST_SEEN_GRANULARITY: i64 = 60;
 
@@ -61,16 +51,9 @@ pub enum Liveness {
     Ended(SessionData),
 }
 
-/// A sign-in started by `/auth/login` and not yet completed. Only a hash of `state` is kept.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Pending {
-    state_sha256: String,
-    return_to: String,
-    created_at: i64,
-}
-
 /// Whether a stored session state (as actix-session keeps it) belongs to a signed-in user. Only
-/// those may live as long as the idle timeout; a visitor's pending sign-ins need minutes.
+/// those may live as long as the idle timeout; anything else (a session whose user was just
+/// forgotten) needs minutes at most.
 pub(super) fn state_is_signed_in(state: &std::collections::HashMap<String, String>) -> bool {
     state.contains_key(SIGNED_IN)
 }
@@ -79,10 +62,6 @@ pub(super) fn state_is_signed_in(state: &std::collections::HashMap<String, Strin
 /// For tools that create sessions in bulk, such as `bench/run`.
 pub fn signed_in_state(signed_in: &SessionData) -> serde_json::Result<std::collections::HashMap<String, String>> {
     Ok(std::collections::HashMap::from([(SIGNED_IN.to_owned(), serde_json::to_string(signed_in)?)]))
-}
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Typed access to the actix session.
@@ -115,46 +94,7 @@ impl SessionState<'_> {
         Ok(Liveness::Live { data: signed_in, touched })
     }
 
-    /// Records a new pending sign-in for `state`, dropping expired and the oldest beyond the cap.
-    pub fn begin_sign_in(&self, state: &str, return_to: &str) -> Result<(), AppError> {
-        let now = unix_now();
-        let mut pending = self.pending(now);
-        if pending.len() >= MAX_PENDING {
-            pending.drain(..=pending.len() - MAX_PENDING);
-        }
-        pending.push(Pending { state_sha256: sha256_hex(state), return_to: return_to.to_owned(), created_at: now });
-        self.0.insert(PENDING, pending)?;
-        Ok(())
-    }
-
-    /// Consumes the pending sign-in for `state` and returns where it should land, or `None` if
-    /// the state is unknown, expired or already used. Compared in constant time.
-    pub fn finish_sign_in(&self, state: &str) -> Result<Option<String>, AppError> {
-        let now = unix_now();
-        let mut pending = self.pending(now);
-        let wanted = sha256_hex(state);
-        let mut found = None;
-        for (index, entry) in pending.iter().enumerate() {
-            if bool::from(entry.state_sha256.as_bytes().ct_eq(wanted.as_bytes())) {
-                found = Some(index);
-            }
-        }
-        let return_to = found.map(|index| pending.remove(index).return_to);
-        if pending.is_empty() {
-            self.0.remove(PENDING);
-        } else {
-            self.0.insert(PENDING, pending)?;
-        }
-        Ok(return_to)
-    }
-
-    fn pending(&self, now: i64) -> Vec<Pending> {
-        let mut pending: Vec<Pending> = self.0.get(PENDING).ok().flatten().unwrap_or_default();
-        pending.retain(|p| now - p.created_at <= PENDING_TTL.as_secs() as i64 && p.created_at <= now);
-        pending
-    }
-
-    /// Signs the user in: a new session key (no fixation), keeping other tabs' pending sign-ins.
+    /// Signs the user in: a new session key (no fixation).
     pub fn sign_in(&self, user: User, token_record: Uuid, sites: Vec<Site>) -> Result<SessionData, AppError> {
         let now = unix_now();
         let signed_in = SessionData {

@@ -12,7 +12,8 @@ use std::time::Duration as StdDuration;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key};
 use actix_web::cookie::time::Duration;
 
-use super::state::{PENDING_TTL, state_is_signed_in};
+use super::sign_ins::PENDING_TTL;
+use super::state::state_is_signed_in;
 use crate::store::{KEY_PREFIX, Kv, REDIS_DEADLINE, StoreError};
 
 type State = HashMap<String, String>;
@@ -34,8 +35,8 @@ pub fn session_key_name(session_key: &str) -> String {
     format!("{KEY_PREFIX}session:{session_key}")
 }
 
-/// A visitor who is not signed in only has pending sign-ins, which expire after minutes: their
-/// session need not (and, so that visitors cannot fill Redis, must not) outlive them.
+/// Only a signed-in session lives as long as the idle timeout. Anything else (a session whose user
+/// was just forgotten) is kept minutes at most, so that visitors cannot fill Redis.
 fn ttl_for(state: &State, ttl: &Duration) -> StdDuration {
     let ttl = StdDuration::from_secs(u64::try_from(ttl.whole_seconds()).unwrap_or(0).max(1));
     if state_is_signed_in(state) { ttl } else { ttl.min(PENDING_TTL) }
