@@ -9,6 +9,7 @@ use crate::atlassian::{ApiError, Atlassian, ExchangeError, Me, Site};
 use crate::clock::unix_now;
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::metrics::SignInOutcome;
 use crate::session::{AppSession, User};
 use crate::session_index::SessionIndex;
 use crate::tokens::{TokenError, TokenSet, TokenStore};
@@ -41,16 +42,16 @@ fn parse(query: &str) -> Result<CallbackParams, AppError> {
 }
 
 /// The outcome label of a callback, for `threelo_sign_ins_total`.
-fn outcome(result: &Result<HttpResponse, AppError>) -> &'static str {
+fn outcome(result: &Result<HttpResponse, AppError>) -> SignInOutcome {
     match result {
-        Ok(_) => "success",
-        Err(AppError::SignInCancelled) => "cancelled",
-        Err(AppError::SignInExpired) => "expired_state",
-        Err(AppError::SignInMisconfigured(_)) => "misconfigured",
-        Err(AppError::SignInFailed(_)) => "failed",
-        Err(AppError::BadRequest(_)) => "bad_request",
-        Err(AppError::Unavailable(_)) => "unavailable",
-        Err(_) => "error",
+        Ok(_) => SignInOutcome::Success,
+        Err(AppError::SignInCancelled) => SignInOutcome::Cancelled,
+        Err(AppError::SignInExpired) => SignInOutcome::ExpiredState,
+        Err(AppError::SignInMisconfigured(_)) => SignInOutcome::Misconfigured,
+        Err(AppError::SignInFailed(_)) => SignInOutcome::Failed,
+        Err(AppError::BadRequest(_)) => SignInOutcome::BadRequest,
+        Err(AppError::Unavailable(_)) => SignInOutcome::Unavailable,
+        Err(_) => SignInOutcome::Error,
     }
 }
 
@@ -65,7 +66,7 @@ pub async fn callback(
     index: web::Data<SessionIndex>,
 ) -> Result<HttpResponse, AppError> {
     let result = finish_sign_in(&req, previous, &session, &settings, &atlassian, &tokens, &index).await;
-    atlassian.metrics().inc("threelo_sign_ins_total", &[("outcome", outcome(&result))]);
+    atlassian.metrics().sign_in(outcome(&result));
     result
 }
 
