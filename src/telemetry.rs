@@ -1,5 +1,8 @@
 //! Logging: one line per request (method, route, status, latency, request id), never a query
 //! string, cookie or token.
+//!
+//! Not tracing-actix-web: it mints a request id of its own (never a trusted proxy's), cannot echo
+//! `X-Request-Id`, and its ready-made span logs the query (OAuth codes): this middleware would stay.
 
 use std::time::Instant;
 
