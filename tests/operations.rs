@@ -69,7 +69,11 @@ async fn raw_request(port: u16, method: String, path: &'static str) -> String {
 
 /// The series of a /metrics text: `name{labels}` of every sample line.
 fn series(text: &str) -> std::collections::BTreeSet<&str> {
-    text.lines().filter(|line| !line.starts_with('#')).filter_map(|line| line.rsplit_once(' ')).map(|(s, _)| s).collect()
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .map(|(s, _)| s)
+        .collect()
 }
 
 #[tokio::test]
@@ -94,7 +98,7 @@ async fn made_up_http_methods_add_one_series_and_barely_grow_the_metrics() {
     assert!(added[0].starts_with("threelo_http_requests_total{") && added[0].contains("method=\"other\""), "{added:?}");
     assert!(!after.contains("JUNK"), "no method spelled out in /metrics");
     assert!(after.len() < before.len() + 1024, "/metrics grew from {} to {} bytes", before.len(), after.len());
-    assert!(metric(&after, added[0]) == 50, "{after}");
+    assert_eq!(metric(&after, added[0]), 50, "{after}");
 }
 
 #[tokio::test]
