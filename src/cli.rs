@@ -55,7 +55,7 @@ impl Cli {
     /// Parses `args` (the program name first); `env_config` is `THREELO_CONFIG`, used when there
     /// is no `--config` (an empty value counts as unset). `--help` and `--version` come back as
     /// errors too: hand them to [`print_usage`].
-    pub fn parse(
+    pub fn from_command_line(
         args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
         env_config: Option<OsString>,
     ) -> Result<Cli, clap::Error> {
@@ -88,7 +88,7 @@ impl Cli {
     }
 }
 
-/// Prints what [`Cli::parse`] refused: help and version on stdout (exit status 0), a usage error on
+/// Prints what [`Cli::from_command_line`] refused: help and version on stdout (exit status 0), a usage error on
 /// stderr (exit status 2). Returns the exit status.
 pub fn print_usage(refusal: &clap::Error) -> i32 {
     let text = refusal.render().to_string();
@@ -183,7 +183,7 @@ mod tests {
     use clap::error::ErrorKind;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::parse(std::iter::once("threelo").chain(args.iter().copied()), None)
+        Cli::from_command_line(std::iter::once("threelo").chain(args.iter().copied()), None)
     }
 
     #[test]
@@ -192,11 +192,11 @@ mod tests {
         assert_eq!(parse(&["serve"]).unwrap().command, Some(Command::Serve));
         assert_eq!(parse(&["--config", "a.toml", "demo"]).unwrap().config, Some(PathBuf::from("a.toml")));
         assert_eq!(parse(&["demo", "--config=a.toml"]).unwrap().config, Some(PathBuf::from("a.toml")));
-        let env = Cli::parse(["threelo"], Some("b.toml".into())).unwrap();
+        let env = Cli::from_command_line(["threelo"], Some("b.toml".into())).unwrap();
         assert_eq!(env.config, Some(PathBuf::from("b.toml")));
-        let both = Cli::parse(["threelo", "--config", "a.toml"], Some("b.toml".into())).unwrap();
+        let both = Cli::from_command_line(["threelo", "--config", "a.toml"], Some("b.toml".into())).unwrap();
         assert_eq!(both.config, Some(PathBuf::from("a.toml")), "the flag wins");
-        assert_eq!(Cli::parse(["threelo"], Some("".into())).unwrap().config, None);
+        assert_eq!(Cli::from_command_line(["threelo"], Some("".into())).unwrap().config, None);
     }
 
     #[test]

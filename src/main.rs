@@ -9,7 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    let code = match Cli::parse(std::env::args_os(), std::env::var_os("THREELO_CONFIG")) {
+    let code = match Cli::from_command_line(std::env::args_os(), std::env::var_os("THREELO_CONFIG")) {
         Ok(cli) => cli.run().await,
         // --help, --version, or a usage error (exit status 2).
         Err(refusal) => cli::print_usage(&refusal),
