@@ -1,112 +1,75 @@
 //! The command line: `threelo [--config PATH] [serve|demo|check-config|gen-secret]`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::{Parser, Subcommand};
+
 use crate::config::{ConfigError, Mode, PublicUrl, RawConfig, Settings, process_env, random_b64};
+use crate::console::print_ignoring_closed_pipe;
 use crate::startup::{Application, Storage};
 use crate::{demo, telemetry};
 
-/// What the command line asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    Serve,
-    Demo,
-    CheckConfig,
-    GenSecret,
-    Help,
-    Version,
-}
-
-/// The parsed command line.
-#[derive(Debug, PartialEq, Eq)]
+/// threelo: sign in with Atlassian (OAuth 2.0 3LO) and see your Jira and Confluence work.
+#[derive(Debug, Parser)]
+#[command(
+    name = "threelo",
+    version,
+    after_help = "Every setting is listed in config/default.toml; see README.md for the whole story."
+)]
 pub struct Cli {
-    pub command: Command,
-    /// `--config PATH`, else `THREELO_CONFIG`.
+    /// Read settings from this TOML file (also: THREELO_CONFIG).
+    ///
+    /// On top of the built-in defaults and below THREELO_* environment variables.
+    #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// What to do; `serve` when none is given.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
-/// The `--help` text.
-pub const HELP: &str = "\
-threelo: sign in with Atlassian (OAuth 2.0 3LO) and see your Jira and Confluence work.
-
-Usage: threelo [--config PATH] [COMMAND]
-
-Commands:
-  serve          Run the web app (the default). Needs THREELO_CLIENT_ID, THREELO_CLIENT_SECRET,
-                 THREELO_SESSION_SECRET, THREELO_TOKEN_KEYS and a Redis (THREELO_REDIS_URL).
-  demo           Run the app against a built-in emulator of Atlassian, with demo users and sites.
-                 Needs nothing else: no Atlassian account, and no Redis unless THREELO_REDIS_URL is set.
-  check-config   Check the configuration, then print the callback URL to register in Atlassian's
-                 developer console, the scopes and the Redis URL (password masked). Exits 1 on problems.
-  gen-secret     Print a fresh THREELO_SESSION_SECRET and THREELO_TOKEN_KEYS in the formats required.
-  help           Print this text.
-
-Options:
-  --config PATH  Read settings from this TOML file (also: THREELO_CONFIG), on top of the built-in
-                 defaults and below THREELO_* environment variables.
-  -h, --help     Print this text.
-  -V, --version  Print the version.
-
-Every setting is listed in config/default.toml; see README.md for the whole story.
-";
+/// What the command line asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the web app (the default).
+    ///
+    /// Needs THREELO_CLIENT_ID, THREELO_CLIENT_SECRET, THREELO_SESSION_SECRET, THREELO_TOKEN_KEYS
+    /// and a Redis (THREELO_REDIS_URL).
+    Serve,
+    /// Run the app against a built-in emulator of Atlassian, with demo users and sites.
+    ///
+    /// Needs nothing else: no Atlassian account, and no Redis unless THREELO_REDIS_URL is set.
+    Demo,
+    /// Check the configuration and print the callback URL to register.
+    ///
+    /// Lists every problem and exits 1, or prints the callback URL to register in Atlassian's
+    /// developer console, the scopes and the Redis URL (password masked).
+    CheckConfig,
+    /// Print a fresh THREELO_SESSION_SECRET and THREELO_TOKEN_KEYS.
+    ///
+    /// In the formats required, ready to store as files for the *_FILE variables.
+    GenSecret,
+}
 
 impl Cli {
-    /// Parses the arguments after the program name.
-    pub fn parse(args: impl IntoIterator<Item = String>, env_config: Option<String>) -> Result<Cli, String> {
-        let mut command = None;
-        let mut config = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let next = match arg.as_str() {
-                "-h" | "--help" | "help" => Command::Help,
-                "-V" | "--version" => Command::Version,
-                "serve" => Command::Serve,
-                "demo" => Command::Demo,
-                "check-config" => Command::CheckConfig,
-                "gen-secret" => Command::GenSecret,
-                "--config" => {
-                    config = Some(args.next().ok_or("--config needs a file path")?);
-                    continue;
-                }
-                other => match other.strip_prefix("--config=") {
-                    Some(path) => {
-                        config = Some(path.to_owned());
-                        continue;
-                    }
-                    None => {
-                        return Err(format!("unknown command or option `{other}`; see `threelo --help`"));
-                    }
-                },
-            };
-            command = match (command, next) {
-                // --help and --version win wherever they appear.
-                (Some(first @ (Command::Help | Command::Version)), _) => Some(first),
-                (_, next @ (Command::Help | Command::Version)) => Some(next),
-                (Some(_), _) => {
-                    return Err(format!("only one command at a time (got a second one: `{arg}`)"));
-                }
-                (None, next) => Some(next),
-            };
+    /// Parses `args` (the program name first); `env_config` is `THREELO_CONFIG`, used when there
+    /// is no `--config` (an empty value counts as unset). `--help` and `--version` come back as
+    /// errors too: hand them to [`print_usage`].
+    pub fn from_command_line(
+        args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+        env_config: Option<OsString>,
+    ) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::try_parse_from(args)?;
+        if cli.config.is_none() {
+            cli.config = env_config.filter(|c| !c.is_empty()).map(PathBuf::from);
         }
-        let config = config.or(env_config.filter(|c| !c.is_empty())).map(PathBuf::from);
-        Ok(Cli { command: command.unwrap_or(Command::Serve), config })
+        Ok(cli)
     }
 
     /// Runs the command; the returned code is the process exit status.
     pub async fn run(self) -> i32 {
         let file = self.config.as_deref();
-        let result = match self.command {
-            Command::Help => {
-                print_ignoring_closed_pipe(&mut std::io::stdout(), HELP);
-                Ok(())
-            }
-            Command::Version => {
-                print_ignoring_closed_pipe(
-                    &mut std::io::stdout(),
-                    concat!("threelo ", env!("CARGO_PKG_VERSION"), "\n"),
-                );
-                Ok(())
-            }
+        let result = match self.command.unwrap_or(Command::Serve) {
             Command::GenSecret => {
                 gen_secret();
                 Ok(())
@@ -123,6 +86,18 @@ impl Cli {
             }
         }
     }
+}
+
+/// Prints what [`Cli::from_command_line`] refused: help and version on stdout (exit status 0), a usage error on
+/// stderr (exit status 2). Returns the exit status.
+pub fn print_usage(refusal: &clap::Error) -> i32 {
+    let text = refusal.render().to_string();
+    if refusal.use_stderr() {
+        print_ignoring_closed_pipe(&mut std::io::stderr(), &text);
+    } else {
+        print_ignoring_closed_pipe(&mut std::io::stdout(), &text);
+    }
+    refusal.exit_code()
 }
 
 fn gen_secret() {
@@ -191,11 +166,6 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
     }
 }
 
-/// Writes `text`; a reader that went away (`| head`) is not an error worth a panic.
-pub(crate) fn print_ignoring_closed_pipe(out: &mut impl std::io::Write, text: &str) {
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
 async fn serve(file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let settings = Settings::load(Mode::Serve, file)?;
     telemetry::init(settings.log_format);
@@ -210,24 +180,34 @@ async fn serve(file: Option<&std::path::Path>) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
-    fn parse(args: &[&str]) -> Result<Cli, String> {
-        Cli::parse(args.iter().map(|s| s.to_string()), None)
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::from_command_line(std::iter::once("threelo").chain(args.iter().copied()), None)
     }
 
     #[test]
     fn serve_is_the_default_and_config_comes_from_flag_or_env() {
-        assert_eq!(parse(&[]).unwrap().command, Command::Serve);
+        assert_eq!(parse(&[]).unwrap().command, None);
+        assert_eq!(parse(&["serve"]).unwrap().command, Some(Command::Serve));
         assert_eq!(parse(&["--config", "a.toml", "demo"]).unwrap().config, Some(PathBuf::from("a.toml")));
-        let env = Cli::parse(Vec::new(), Some("b.toml".into())).unwrap();
+        assert_eq!(parse(&["demo", "--config=a.toml"]).unwrap().config, Some(PathBuf::from("a.toml")));
+        let env = Cli::from_command_line(["threelo"], Some("b.toml".into())).unwrap();
         assert_eq!(env.config, Some(PathBuf::from("b.toml")));
+        let both = Cli::from_command_line(["threelo", "--config", "a.toml"], Some("b.toml".into())).unwrap();
+        assert_eq!(both.config, Some(PathBuf::from("a.toml")), "the flag wins");
+        assert_eq!(Cli::from_command_line(["threelo"], Some("".into())).unwrap().config, None);
     }
 
     #[test]
     fn unknown_words_and_two_commands_are_usage_errors() {
-        assert!(parse(&["frobnicate"]).unwrap_err().contains("unknown command"));
+        let unknown = parse(&["frobnicate"]).unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::InvalidSubcommand);
+        assert_eq!(unknown.exit_code(), 2);
         assert!(parse(&["serve", "demo"]).is_err());
         assert!(parse(&["--config"]).is_err());
-        assert_eq!(parse(&["demo", "--help"]).unwrap().command, Command::Help);
+        let help = parse(&["demo", "--help"]).unwrap_err();
+        assert_eq!((help.kind(), help.exit_code()), (ErrorKind::DisplayHelp, 0));
+        assert_eq!(parse(&["--version"]).unwrap_err().kind(), ErrorKind::DisplayVersion);
     }
 }

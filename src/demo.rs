@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use crate::cli::print_ignoring_closed_pipe;
 use crate::config::{Mode, Settings};
+use crate::console::print_ignoring_closed_pipe;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::startup::{Application, Storage};
 use crate::telemetry;

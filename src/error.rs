@@ -259,7 +259,7 @@ struct ErrorPage<'a> {
 /// Logs the cause of an error by its severity. Never includes a request's query or body.
 fn log_error(err: &AppError, metrics: Option<&Metrics>) {
     if let (AppError::Unavailable(_), Some(metrics)) = (err, metrics) {
-        metrics.inc("threelo_redis_errors_total", &[]);
+        metrics.redis_error();
     }
     match err {
         AppError::Internal(cause) => tracing::error!("{cause:#}"),

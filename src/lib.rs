@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client_addr;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod emulator;
 pub mod error;

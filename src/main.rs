@@ -1,6 +1,6 @@
 //! The `threelo` binary: parse the command line and hand over to the library.
 
-use threelo::cli::Cli;
+use threelo::cli::{self, Cli};
 
 /// mimalloc instead of the system allocator: a page makes thousands of small allocations (parsing
 /// Jira's JSON, rendering HTML), and mimalloc makes both about a third faster (`cargo bench`).
@@ -9,15 +9,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    let cli = match Cli::parse(
-        std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()),
-        std::env::var("THREELO_CONFIG").ok(),
-    ) {
-        Ok(cli) => cli,
-        Err(problem) => {
-            eprintln!("threelo: {problem}");
-            std::process::exit(2);
-        }
+    let code = match Cli::from_command_line(std::env::args_os(), std::env::var_os("THREELO_CONFIG")) {
+        Ok(cli) => cli.run().await,
+        // --help, --version, or a usage error (exit status 2).
+        Err(refusal) => cli::print_usage(&refusal),
     };
-    std::process::exit(cli.run().await);
+    std::process::exit(code);
 }

@@ -1,53 +1,303 @@
-//! Prometheus metrics, kept in-process and rendered as text at `/metrics`.
+//! Prometheus metrics at `/metrics`, kept with the Prometheus project's own client
+//! (`prometheus-client`) and rendered in the OpenMetrics text format.
 //!
-//! A small registry of labelled counters and latency histograms is all threelo needs, so it is
-//! written here rather than pulled in as a dependency. Label values are always from a small fixed
-//! set (route patterns, outcomes, status codes), never from user input.
+//! Every label value comes from a fixed set: enums for methods and outcomes, route patterns (never
+//! paths), numeric status codes. A label value that a client could choose (the raw HTTP method,
+//! say) would let anyone grow `/metrics`, and every Prometheus scraping it, without bound. Each
+//! metric is updated through a method of its own (`metrics.sign_in(SignInOutcome::Success)`), so
+//! a misspelt name or label is a compile error, not a new series.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::fmt::Write as _;
 
+use actix_web::dev::ServiceRequest;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
-
-/// Every metric: its name, type and help text, in the order `/metrics` lists them.
-const METRICS: &[(&str, &str, &str)] = &[
-    ("threelo_http_requests_total", "counter", "HTTP requests answered, by route pattern, method and status."),
-    ("threelo_http_request_duration_seconds", "histogram", "Time to answer HTTP requests, by route pattern."),
-    ("threelo_sign_ins_total", "counter", "Completed sign-in callbacks, by outcome."),
-    (
-        "threelo_token_refreshes_total",
-        "counter",
-        "Token refreshes, by outcome (refreshed, already_refreshed, grant_ended, unknown, failed).",
-    ),
-    ("threelo_refresh_lease_waits_total", "counter", "Times a refresh waited for another instance holding the lease."),
-    ("threelo_upstream_requests_total", "counter", "Calls to Atlassian, by product and status."),
-    ("threelo_upstream_rate_limited_total", "counter", "429 answers from Atlassian, by product."),
-    ("threelo_redis_errors_total", "counter", "Requests that failed because Redis did not answer."),
-];
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The content type of the OpenMetrics text format (Prometheus reads it).
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Implements `EncodeLabelValue` through the type's `as_str`: the derive would print the Rust
+/// variant names, and the values on the wire are `GET` and `expired_state`.
+macro_rules! label_value_from_as_str {
+    ($($kind:ty),*) => {$(
+        impl EncodeLabelValue for $kind {
+            fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+                encoder.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+label_value_from_as_str!(Method, Route, SignInOutcome, RefreshOutcome, Product);
+
+/// The `method` label: the standard methods a browser or script sends, and one value for the rest.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    /// Any other method, however long or odd: one series, not one per spelling.
+    Other,
 }
 
-type Key = (&'static str, String);
+impl Method {
+    /// The label value (and the log field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Other => "other",
+        }
+    }
+}
 
-#[derive(Default)]
-struct Registry {
-    counters: BTreeMap<Key, u64>,
-    histograms: BTreeMap<Key, Histogram>,
+impl From<&actix_web::http::Method> for Method {
+    fn from(method: &actix_web::http::Method) -> Method {
+        use actix_web::http::Method as M;
+        match *method {
+            M::GET => Method::Get,
+            M::HEAD => Method::Head,
+            M::POST => Method::Post,
+            M::PUT => Method::Put,
+            M::PATCH => Method::Patch,
+            M::DELETE => Method::Delete,
+            M::OPTIONS => Method::Options,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// The `route` label: the pattern of the route that matched (`/sites/{cloud_id}/jira/issues`),
+/// never the path (paths carry ids, and the callback's query carries codes).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum Route {
+    /// A pattern from the app's own route table: a fixed set.
+    Pattern(String),
+    /// No route matched.
+    Unmatched,
+}
+
+impl Route {
+    /// The route a request matched.
+    pub fn of(req: &ServiceRequest) -> Route {
+        req.match_pattern().map_or(Route::Unmatched, Route::Pattern)
+    }
+
+    /// The label value (and the log field).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Route::Pattern(pattern) => pattern,
+            Route::Unmatched => "unmatched",
+        }
+    }
+}
+
+/// The `outcome` of a sign-in callback.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum SignInOutcome {
+    Success,
+    Cancelled,
+    ExpiredState,
+    Misconfigured,
+    Failed,
+    BadRequest,
+    Unavailable,
+    Error,
+}
+
+impl SignInOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInOutcome::Success => "success",
+            SignInOutcome::Cancelled => "cancelled",
+            SignInOutcome::ExpiredState => "expired_state",
+            SignInOutcome::Misconfigured => "misconfigured",
+            SignInOutcome::Failed => "failed",
+            SignInOutcome::BadRequest => "bad_request",
+            SignInOutcome::Unavailable => "unavailable",
+            SignInOutcome::Error => "error",
+        }
+    }
+}
+
+/// The `outcome` of a token refresh.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    Refreshed,
+    GrantEnded,
+    /// The token endpoint did not answer in time: whether it rotated the tokens is unknown.
+    Unknown,
+    Failed,
+}
+
+impl RefreshOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshOutcome::Refreshed => "refreshed",
+            RefreshOutcome::GrantEnded => "grant_ended",
+            RefreshOutcome::Unknown => "unknown",
+            RefreshOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// The `product` label of a call to Atlassian.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Product {
+    Jira,
+    Confluence,
+    /// `/me` and the accessible resources.
+    Identity,
+}
+
+impl Product {
+    /// The label value (and the log field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Product::Jira => "jira",
+            Product::Confluence => "confluence",
+            Product::Identity => "identity",
+        }
+    }
+}
+
+/// The `status` label of a call to Atlassian: its numeric status (reqwest's `StatusCode` is
+/// another crate's type than actix's, and a number is all the label needs), or `error` when
+/// no answer came.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct UpstreamStatus(Option<u16>);
+
+impl EncodeLabelValue for UpstreamStatus {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        match self.0 {
+            Some(status) => write!(encoder, "{status}"),
+            None => encoder.write_str("error"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    route: Route,
+    method: Method,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: Route,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignInLabels {
+    outcome: SignInOutcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefreshLabels {
+    outcome: RefreshOutcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    product: Product,
+    status: UpstreamStatus,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProductLabels {
+    product: Product,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
 /// The process's metrics. Shared by every worker through `web::Data`.
-#[derive(Default)]
 pub struct Metrics {
-    registry: Mutex<Registry>,
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    sign_ins: Family<SignInLabels, Counter>,
+    token_refreshes: Family<RefreshLabels, Counter>,
+    lease_waits: Counter,
+    upstream_requests: Family<UpstreamLabels, Counter>,
+    upstream_rate_limited: Family<ProductLabels, Counter>,
+    redis_errors: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut made = Metrics {
+            registry: Registry::default(),
+            http_requests: Family::default(),
+            http_duration: Family::new_with_constructor(latency_histogram),
+            sign_ins: Family::default(),
+            token_refreshes: Family::default(),
+            lease_waits: Counter::default(),
+            upstream_requests: Family::default(),
+            upstream_rate_limited: Family::default(),
+            redis_errors: Counter::default(),
+        };
+        // Names without `_total` (the client adds it to counters) and help without the final
+        // period (the client adds that too). The registry holds handles to the same metrics.
+        let registry = &mut made.registry;
+        registry.register(
+            "threelo_http_requests",
+            "HTTP requests answered, by route pattern, method and status",
+            made.http_requests.clone(),
+        );
+        registry.register(
+            "threelo_http_request_duration_seconds",
+            "Time to answer HTTP requests, by route pattern",
+            made.http_duration.clone(),
+        );
+        registry.register("threelo_sign_ins", "Completed sign-in callbacks, by outcome", made.sign_ins.clone());
+        registry.register(
+            "threelo_token_refreshes",
+            "Token refreshes, by outcome (refreshed, already_refreshed, grant_ended, unknown, failed)",
+            made.token_refreshes.clone(),
+        );
+        registry.register(
+            "threelo_refresh_lease_waits",
+            "Times a refresh waited for another instance holding the lease",
+            made.lease_waits.clone(),
+        );
+        registry.register(
+            "threelo_upstream_requests",
+            "Calls to Atlassian, by product and status",
+            made.upstream_requests.clone(),
+        );
+        registry.register(
+            "threelo_upstream_rate_limited",
+            "429 answers from Atlassian, by product",
+            made.upstream_rate_limited.clone(),
+        );
+        registry.register(
+            "threelo_redis_errors",
+            "Requests that failed because Redis did not answer",
+            made.redis_errors.clone(),
+        );
+        made
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -56,84 +306,58 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// `{a="x",b="y"}` with values escaped as Prometheus requires.
-fn label_text(labels: &[(&str, &str)]) -> String {
-    if labels.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
-        .collect();
-    format!("{{{}}}", parts.join(","))
-}
-
 impl Metrics {
-    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
-        // Each update is a single map operation: a poisoned lock still holds consistent data.
-        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    /// One answered HTTP request and how long it took.
+    pub fn http_request(&self, route: &Route, method: Method, status: StatusCode, seconds: f64) {
+        let labels = HttpLabels { route: route.clone(), method, status: status.as_u16() };
+        self.http_requests.get_or_create(&labels).inc();
+        self.http_duration.get_or_create(&RouteLabels { route: labels.route }).observe(seconds);
     }
 
-    /// Adds one to a counter.
-    pub fn inc(&self, name: &'static str, labels: &[(&str, &str)]) {
-        *self.registry().counters.entry((name, label_text(labels))).or_default() += 1;
+    /// One finished sign-in callback.
+    pub fn sign_in(&self, outcome: SignInOutcome) {
+        self.sign_ins.get_or_create(&SignInLabels { outcome }).inc();
     }
 
-    /// Records one observation (seconds) in a histogram.
-    pub fn observe(&self, name: &'static str, labels: &[(&str, &str)], seconds: f64) {
-        let mut registry = self.registry();
-        let histogram = registry.histograms.entry((name, label_text(labels))).or_default();
-        for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
-            if seconds <= *bound {
-                *count += 1;
-            }
+    /// One token refresh.
+    pub fn token_refresh(&self, outcome: RefreshOutcome) {
+        self.token_refreshes.get_or_create(&RefreshLabels { outcome }).inc();
+    }
+
+    /// A refresh waited for another instance holding the lease.
+    pub fn refresh_lease_wait(&self) {
+        self.lease_waits.inc();
+    }
+
+    /// One call to Atlassian: its HTTP status, or `None` when no answer came. A 429 also counts
+    /// as rate limited.
+    pub fn upstream(&self, product: Product, status: Option<u16>) {
+        self.upstream_requests.get_or_create(&UpstreamLabels { product, status: UpstreamStatus(status) }).inc();
+        if status == Some(429) {
+            self.upstream_rate_limited.get_or_create(&ProductLabels { product }).inc();
         }
-        histogram.count += 1;
-        histogram.sum += seconds;
     }
 
-    /// The value of a counter (for tests and the benchmark).
-    pub fn counter(&self, name: &'static str, labels: &[(&str, &str)]) -> u64 {
-        self.registry().counters.get(&(name, label_text(labels))).copied().unwrap_or(0)
+    /// A request failed because Redis did not answer.
+    pub fn redis_error(&self) {
+        self.redis_errors.inc();
     }
 
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
-        let registry = self.registry();
-        let mut out = String::new();
-        for (name, kind, help) in METRICS {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for ((metric, labels), value) in registry.counters.range((*name, String::new())..) {
-                if metric != name {
-                    break;
-                }
-                let _ = writeln!(out, "{name}{labels} {value}");
-            }
-            for ((metric, labels), histogram) in registry.histograms.range((*name, String::new())..) {
-                if metric != name {
-                    break;
-                }
-                // `le` joins the other labels: {route="/",le="0.1"}.
-                let with = |extra: &str| match labels.strip_suffix('}') {
-                    Some(open) => format!("{open},{extra}}}"),
-                    None => format!("{{{extra}}}"),
-                };
-                for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
-                    let _ = writeln!(out, "{name}_bucket{} {count}", with(&format!("le=\"{bound}\"")));
-                }
-                let _ = writeln!(out, "{name}_bucket{} {}", with("le=\"+Inf\""), histogram.count);
-                let _ = writeln!(out, "{name}_sum{labels} {}", histogram.sum);
-                let _ = writeln!(out, "{name}_count{labels} {}", histogram.count);
-            }
+        let mut text = String::new();
+        // Writing to a String cannot fail, and every label value above encodes infallibly.
+        if let Err(err) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!(error = %err, "the metrics did not encode");
         }
-        out
+        text
     }
 }
 
 /// `GET /metrics`.
 #[get("/metrics")]
 pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render())
+    HttpResponse::Ok().content_type(CONTENT_TYPE).body(metrics.render())
 }
 
 #[cfg(test)]
@@ -141,22 +365,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_and_histograms_render_as_prometheus_text() {
+    fn counters_and_histograms_render_as_openmetrics_text() {
         let registry = Metrics::default();
-        registry.inc("threelo_sign_ins_total", &[("outcome", "success")]);
-        registry.inc("threelo_sign_ins_total", &[("outcome", "success")]);
-        registry.observe("threelo_http_request_duration_seconds", &[("route", "/")], 0.02);
+        registry.sign_in(SignInOutcome::Success);
+        registry.sign_in(SignInOutcome::Success);
+        registry.sign_in(SignInOutcome::ExpiredState);
+        let root = Route::Pattern("/".to_owned());
+        registry.http_request(&root, Method::Get, StatusCode::OK, 0.02);
+        registry.upstream(Product::Jira, Some(429));
+        registry.upstream(Product::Confluence, None);
         let text = registry.render();
-        assert!(text.contains("threelo_sign_ins_total{outcome=\"success\"} 2\n"), "{text}");
-        assert!(text.contains("threelo_http_request_duration_seconds_bucket{route=\"/\",le=\"0.01\"} 0\n"), "{text}");
-        assert!(text.contains("threelo_http_request_duration_seconds_bucket{route=\"/\",le=\"0.025\"} 1\n"), "{text}");
-        assert!(text.contains("threelo_http_request_duration_seconds_bucket{route=\"/\",le=\"+Inf\"} 1\n"), "{text}");
-        assert!(text.contains("# TYPE threelo_redis_errors_total counter"));
-        assert_eq!(registry.counter("threelo_sign_ins_total", &[("outcome", "success")]), 2);
+        for line in [
+            "# HELP threelo_sign_ins Completed sign-in callbacks, by outcome.\n",
+            "# TYPE threelo_sign_ins counter\n",
+            "threelo_sign_ins_total{outcome=\"success\"} 2\n",
+            "threelo_sign_ins_total{outcome=\"expired_state\"} 1\n",
+            "threelo_http_requests_total{route=\"/\",method=\"GET\",status=\"200\"} 1\n",
+            "threelo_http_request_duration_seconds_bucket{le=\"0.01\",route=\"/\"} 0\n",
+            "threelo_http_request_duration_seconds_bucket{le=\"0.025\",route=\"/\"} 1\n",
+            "threelo_http_request_duration_seconds_bucket{le=\"+Inf\",route=\"/\"} 1\n",
+            "threelo_upstream_requests_total{product=\"jira\",status=\"429\"} 1\n",
+            "threelo_upstream_requests_total{product=\"confluence\",status=\"error\"} 1\n",
+            "threelo_upstream_rate_limited_total{product=\"jira\"} 1\n",
+            "# TYPE threelo_redis_errors counter\n",
+            "threelo_redis_errors_total 0\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+        assert!(!text.contains("product=\"confluence\"} 1"), "only a 429 counts as rate limited:\n{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label_text(&[("a", "x\"y\\z\n")]), "{a=\"x\\\"y\\\\z\\n\"}");
+    fn every_method_outside_the_standard_ones_is_one_label_value() {
+        let junk = actix_web::http::Method::from_bytes(&[b'X'; 4000]).unwrap();
+        assert_eq!(Method::from(&junk), Method::Other);
+        assert_eq!(Method::from(&actix_web::http::Method::PATCH).as_str(), "PATCH");
+        let registry = Metrics::default();
+        for method in [junk, actix_web::http::Method::CONNECT, actix_web::http::Method::TRACE] {
+            registry.http_request(&Route::Unmatched, Method::from(&method), StatusCode::NOT_FOUND, 0.001);
+        }
+        let text = registry.render();
+        assert!(
+            text.contains("threelo_http_requests_total{route=\"unmatched\",method=\"other\",status=\"404\"} 3\n"),
+            "{text}"
+        );
+        assert!(text.len() < 4000, "{text}");
     }
 }

@@ -40,10 +40,58 @@ fn help_explains_every_command() {
 }
 
 #[test]
+fn each_command_has_its_own_help_and_the_version_is_printed() {
+    let (code, out, _) = run(threelo().args(["check-config", "--help"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage: threelo check-config"), "{out}");
+    assert!(out.contains("callback URL"), "{out}");
+    let (code, out, _) = run(threelo().args(["help", "gen-secret"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("THREELO_TOKEN_KEYS"), "{out}");
+    let (code, out, _) = run(threelo().arg("--version"));
+    assert_eq!((code, out), (0, format!("threelo {}\n", env!("CARGO_PKG_VERSION"))));
+}
+
+#[test]
 fn an_unknown_command_is_a_usage_error() {
     let (code, _, err) = run(threelo().arg("frobnicate"));
     assert_eq!(code, 2);
-    assert!(err.contains("unknown command or option `frobnicate`"), "{err}");
+    assert!(err.contains("unrecognized subcommand 'frobnicate'"), "{err}");
+    let (code, _, err) = run(threelo().args(["serve", "--frobnicate"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("unexpected argument '--frobnicate'"), "{err}");
+    let (code, _, err) = run(threelo().arg("--config"));
+    assert_eq!(code, 2);
+    assert!(err.contains("--config <PATH>"), "{err}");
+}
+
+#[test]
+fn help_version_and_gen_secret_into_a_closed_pipe_exit_cleanly() {
+    for args in [&["--help"][..], &["--version"], &["gen-secret"], &["demo", "--help"]] {
+        let mut child = threelo().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // Close the reading end before the child writes, as `| head -0` would.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_config_file_comes_from_the_flag_or_else_from_threelo_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_env = dir.path().join("env.toml");
+    std::fs::write(&from_env, "public_url = \"https://env.example.com\"\n").unwrap();
+    let from_flag = dir.path().join("flag.toml");
+    std::fs::write(&from_flag, "public_url = \"https://flag.example.com\"\n").unwrap();
+    let (code, _, err) = run(threelo().arg("check-config").env("THREELO_CONFIG", &from_env));
+    assert_eq!(code, 1, "no client id yet");
+    assert!(err.contains("https://env.example.com/auth/callback"), "{err}");
+    // After the command too: --config is a global option.
+    let (_, _, err) =
+        run(threelo().arg("check-config").arg("--config").arg(&from_flag).env("THREELO_CONFIG", &from_env));
+    assert!(err.contains("https://flag.example.com/auth/callback"), "{err}");
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn metric(text: &str, series: &str) -> u64 {
 async fn metrics_count_sign_ins_refreshes_rate_limits_and_requests() {
     let app = TestApp::spawn().await;
     let before = app.page("/metrics").await;
-    assert!(before.contains("# TYPE threelo_http_requests_total counter"));
+    assert!(before.ends_with("# EOF\n"), "OpenMetrics text:\n{before}");
     assert_eq!(metric(&before, "threelo_sign_ins_total{outcome=\"success\"}"), 0);
 
     app.sign_in().await;
@@ -36,13 +36,69 @@ async fn metrics_count_sign_ins_refreshes_rate_limits_and_requests() {
     app.emulator.inject(&jira, Fault { status: 429, retry_after: Some(1) }, 1);
     assert_eq!(app.get(&acme_issues()).await.status(), StatusCode::OK);
 
-    let after = app.page("/metrics").await;
+    let answer = app.get("/metrics").await;
+    let content_type = answer.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/openmetrics-text; version=1.0.0"), "{content_type}");
+    let after = answer.text().await.unwrap();
+    // OpenMetrics names a counter's family without `_total`; its series carry it.
+    assert!(after.contains("# TYPE threelo_http_requests counter"), "{after}");
     assert_eq!(metric(&after, "threelo_sign_ins_total{outcome=\"success\"}"), 1, "{after}");
     assert_eq!(metric(&after, "threelo_token_refreshes_total{outcome=\"refreshed\"}"), 1, "{after}");
     assert_eq!(metric(&after, "threelo_upstream_rate_limited_total{product=\"jira\"}"), 1, "{after}");
     let pages = "threelo_http_requests_total{route=\"/sites/{cloud_id}/jira/issues\",method=\"GET\",status=\"200\"}";
     assert_eq!(metric(&after, pages), 2, "{after}");
-    assert!(after.contains("threelo_http_request_duration_seconds_bucket{route=\"/\",le=\"+Inf\"}"));
+    assert!(after.contains("threelo_http_request_duration_seconds_bucket{le=\"+Inf\",route=\"/\"}"), "{after}");
+}
+
+/// Sends one request over a raw TCP connection (reqwest would refuse such methods) and returns
+/// the answer's status line.
+async fn raw_request(port: u16, method: String, path: &'static str) -> String {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_owned()
+    })
+    .await
+    .expect("the request thread")
+}
+
+/// The series of a /metrics text: `name{labels}` of every sample line.
+fn series(text: &str) -> std::collections::BTreeSet<&str> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .map(|(s, _)| s)
+        .collect()
+}
+
+#[tokio::test]
+async fn made_up_http_methods_add_one_series_and_barely_grow_the_metrics() {
+    let app = TestApp::spawn().await;
+    // Once each first, so that the series of these two requests exist before counting.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    app.page("/metrics").await;
+    let before = app.page("/metrics").await;
+
+    for i in 0..50 {
+        // 50 different methods of 1 to 8 KB, all valid tokens as HTTP defines them.
+        let method = format!("JUNK{i}{}", "X".repeat(1024 + i * 146));
+        let status = raw_request(app.port, method, "/healthz").await;
+        assert!(status.starts_with("HTTP/1.1 4"), "the app answers a made-up method: {status:?}");
+    }
+
+    let after = app.page("/metrics").await;
+    let (old, new) = (series(&before), series(&after));
+    let added: Vec<&str> = new.difference(&old).copied().collect();
+    assert_eq!(added.len(), 1, "one new series, not one per method: {added:?}");
+    assert!(added[0].starts_with("threelo_http_requests_total{") && added[0].contains("method=\"other\""), "{added:?}");
+    assert!(!after.contains("JUNK"), "no method spelled out in /metrics");
+    assert!(after.len() < before.len() + 1024, "/metrics grew from {} to {} bytes", before.len(), after.len());
+    assert_eq!(metric(&after, added[0]), 50, "{after}");
 }
 
 #[tokio::test]

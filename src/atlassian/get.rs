@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::{ApiError, Atlassian};
+use crate::metrics::Product;
 
 /// The most time spent waiting between attempts of one GET.
 const RETRY_BUDGET: Duration = Duration::from_secs(3);
@@ -69,19 +70,13 @@ impl Atlassian {
             .send()
             .await
             .map_err(|err| {
-                self.metrics.inc(
-                    "threelo_upstream_requests_total",
-                    &[("product", product_of(url.path())), ("status", "error")],
-                );
+                self.metrics.upstream(product_of(url.path()), None);
                 classify_transport(err)
             })?;
         let status = response.status();
         let product = product_of(url.path());
-        tracing::debug!(status = status.as_u16(), product, "Atlassian answered");
-        self.metrics.inc("threelo_upstream_requests_total", &[("product", product), ("status", status.as_str())]);
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.metrics.inc("threelo_upstream_rate_limited_total", &[("product", product)]);
-        }
+        tracing::debug!(status = status.as_u16(), product = product.as_str(), "Atlassian answered");
+        self.metrics.upstream(product, Some(status.as_u16()));
         if status.is_success() {
             let bytes = response.bytes().await.map_err(classify_transport)?;
             // One UTF-8 check of the whole body, then a parse that need not check each string
@@ -103,13 +98,13 @@ impl Atlassian {
 }
 
 /// Which product a gateway path belongs to, for metrics.
-fn product_of(path: &str) -> &'static str {
+fn product_of(path: &str) -> Product {
     if path.contains("/ex/jira/") {
-        "jira"
+        Product::Jira
     } else if path.contains("/ex/confluence/") {
-        "confluence"
+        Product::Confluence
     } else {
-        "identity"
+        Product::Identity
     }
 }
 

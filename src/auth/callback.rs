@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use super::single_param;
 use crate::atlassian::{ApiError, Atlassian, ExchangeError, Me, Site, TokenSet};
 use crate::error::AppError;
+use crate::metrics::SignInOutcome;
 use crate::session::{MaybeSignedIn, Sessions, User};
 use crate::urls::Urls;
 
@@ -39,16 +40,16 @@ fn parse(query: &str) -> Result<CallbackParams, AppError> {
 }
 
 /// The outcome label of a callback, for `threelo_sign_ins_total`.
-fn outcome(result: &Result<HttpResponse, AppError>) -> &'static str {
+fn outcome(result: &Result<HttpResponse, AppError>) -> SignInOutcome {
     match result {
-        Ok(_) => "success",
-        Err(AppError::SignInCancelled) => "cancelled",
-        Err(AppError::SignInExpired) => "expired_state",
-        Err(AppError::SignInMisconfigured(_)) => "misconfigured",
-        Err(AppError::SignInFailed(_)) => "failed",
-        Err(AppError::BadRequest(_)) => "bad_request",
-        Err(AppError::Unavailable(_)) => "unavailable",
-        Err(_) => "error",
+        Ok(_) => SignInOutcome::Success,
+        Err(AppError::SignInCancelled) => SignInOutcome::Cancelled,
+        Err(AppError::SignInExpired) => SignInOutcome::ExpiredState,
+        Err(AppError::SignInMisconfigured(_)) => SignInOutcome::Misconfigured,
+        Err(AppError::SignInFailed(_)) => SignInOutcome::Failed,
+        Err(AppError::BadRequest(_)) => SignInOutcome::BadRequest,
+        Err(AppError::Unavailable(_)) => SignInOutcome::Unavailable,
+        Err(_) => SignInOutcome::Error,
     }
 }
 
@@ -63,7 +64,7 @@ pub async fn callback(
 ) -> Result<HttpResponse, AppError> {
     let mut in_progress = None;
     let result = finish_sign_in(&req, previous, &session, &sessions, &urls, &atlassian, &mut in_progress).await;
-    atlassian.metrics().inc("threelo_sign_ins_total", &[("outcome", outcome(&result))]);
+    atlassian.metrics().sign_in(outcome(&result));
     // Whatever the outcome, a sign-in whose state came back is over: the cookie forgets it (an
     // error keeps its page, which `render_error_pages` builds with this cookie).
     let mut response = result.unwrap_or_else(HttpResponse::from_error);

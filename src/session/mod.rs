@@ -162,7 +162,7 @@ impl Sessions {
     pub fn cookies_are_doubled(&self, req: &HttpRequest) -> bool {
         let Ok(cookies) = req.cookies() else { return false };
         let count = |name: &str| cookies.iter().filter(|c| c.name() == name).count();
-        count(&self.cookie_name) > 1 || count(self.sign_ins.name()) > 1
+        count(self.cookie_name) > 1 || count(self.sign_ins.name()) > 1
     }
 
     /// Ends session `record` of `account_id`: its token record first (its cookie is worthless at

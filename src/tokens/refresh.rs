@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::{TokenError, TokenRecord, TokenStore};
 use crate::atlassian::{Atlassian, RefreshFailure};
 use crate::clock::unix_now;
+use crate::metrics::RefreshOutcome;
 use crate::random::random_token;
 use crate::store::KEY_PREFIX;
 
@@ -136,12 +137,12 @@ impl Refresher {
     async fn refresh_across_instances(&self, stale: TokenRecord) -> Outcome {
         let outcome = self.refresh_with_lease(stale).await;
         let label = match &outcome {
-            Ok(_) => "refreshed",
-            Err(RefreshError::GrantEnded(_)) => "grant_ended",
-            Err(RefreshError::Timeout(_)) => "unknown",
-            Err(_) => "failed",
+            Ok(_) => RefreshOutcome::Refreshed,
+            Err(RefreshError::GrantEnded(_)) => RefreshOutcome::GrantEnded,
+            Err(RefreshError::Timeout(_)) => RefreshOutcome::Unknown,
+            Err(_) => RefreshOutcome::Failed,
         };
-        self.atlassian.metrics().inc("threelo_token_refreshes_total", &[("outcome", label)]);
+        self.atlassian.metrics().token_refresh(label);
         outcome
     }
 
@@ -158,7 +159,7 @@ impl Refresher {
                 return outcome;
             }
             // Another instance holds the lease: wait for its tokens to land.
-            self.atlassian.metrics().inc("threelo_refresh_lease_waits_total", &[]);
+            self.atlassian.metrics().refresh_lease_wait();
             tokio::time::sleep(POLL_EVERY).await;
             let current = self.store.load(stale.id, &stale.account_id).await?;
             if current.version != stale.version && !needs_refresh(&current) {
