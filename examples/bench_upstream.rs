@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use threelo::emulator::{ConsentMode, Emulator, EmulatorConfig};
+use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig};
 
 struct Args {
     listen: String,

@@ -7,7 +7,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
-pub mod emulator;
 pub mod error;
 pub mod head;
 pub mod health;

@@ -13,7 +13,7 @@ use fantoccini::Locator;
 use support::TestApp;
 use support::browser::{Browser, LogEntry};
 use support::nginx::Nginx;
-use threelo::emulator::ConsentMode;
+use threelo_emulator::ConsentMode;
 
 const PREFIX: &str = "/atl";
 

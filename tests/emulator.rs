@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response, StatusCode, redirect::Policy};
 use serde_json::{Value, json};
-use threelo::emulator::{ConsentMode, Emulator, EmulatorConfig, Fault};
+use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig, Fault};
 use url::Url;
 
 const CLIENT_ID: &str = "test-client-id";

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use reqwest::StatusCode;
 use support::{TestApp, browser_with_jar};
-use threelo::emulator::{Emulator, Fault};
+use threelo_emulator::{Emulator, Fault};
 
 fn site(name: &str) -> &'static str {
     Emulator::sites().iter().find(|s| s.name == name).expect("seed site").cloud_id
@@ -84,7 +84,7 @@ async fn a_malformed_page_token_is_a_bad_request_and_makes_no_call() {
 async fn unknown_and_foreign_cloud_ids_are_not_found_without_an_upstream_call() {
     let app = TestApp::spawn().await;
     let (bob, _) = browser_with_jar();
-    app.emulator.set_consent(threelo::emulator::ConsentMode::Accept { login: "bob".to_owned() });
+    app.emulator.set_consent(threelo_emulator::ConsentMode::Accept { login: "bob".to_owned() });
     support::sign_in(&bob, &app.url("/auth/login")).await;
     let before = app.emulator.count("/ex/");
     let foreign = site("beta"); // bob has no access to beta

@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use support::{TestApp, browser};
-use threelo::emulator::Emulator;
+use threelo_emulator::Emulator;
 
 fn acme() -> &'static str {
     Emulator::sites().iter().find(|s| s.name == "acme").expect("seed site acme").cloud_id

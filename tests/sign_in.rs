@@ -5,7 +5,7 @@ mod support;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use support::{TestApp, browser, csrf_of, location, query_param};
-use threelo::emulator::{ConsentMode, Emulator, Fault};
+use threelo_emulator::{ConsentMode, Emulator, Fault};
 
 #[tokio::test]
 async fn signed_out_visitors_see_what_threelo_is_and_the_sign_in_button() {

@@ -15,7 +15,7 @@ use reqwest::cookie::{CookieStore, Jar};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION};
 use threelo::config::{Mode, RawConfig, Settings, random_b64};
-use threelo::emulator::{ConsentMode, Emulator, EmulatorConfig};
+use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig};
 use threelo::startup::{Application, Storage};
 
 #[allow(unused_imports)] // not every test binary needs both
