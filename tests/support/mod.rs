@@ -15,8 +15,8 @@ use reqwest::cookie::{CookieStore, Jar};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION};
 use threelo::config::{Mode, RawConfig, Settings, random_b64};
-use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig};
 use threelo::startup::{Application, Storage};
+use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig};
 
 #[allow(unused_imports)] // not every test binary needs both
 pub use self::redis::{RedisServer, free_port};

@@ -82,7 +82,8 @@ pub const READ_PAGE_CONFLUENCE: &str = "read:page:confluence";
 /// A refresh token with the access token.
 pub const OFFLINE_ACCESS: &str = "offline_access";
 /// Every scope above, space-separated: what it takes to see all of the seed and stay signed in.
-pub const SCOPES: &str = "read:me read:jira-work read:jira-user read:space:confluence read:page:confluence offline_access";
+pub const SCOPES: &str =
+    "read:me read:jira-work read:jira-user read:space:confluence read:page:confluence offline_access";
 
 #[cfg(test)]
 mod tests {
@@ -90,7 +91,8 @@ mod tests {
 
     #[test]
     fn scopes_is_every_scope_constant_and_each_is_known() {
-        let each = [READ_ME, READ_JIRA_WORK, READ_JIRA_USER, READ_SPACE_CONFLUENCE, READ_PAGE_CONFLUENCE, OFFLINE_ACCESS];
+        let each =
+            [READ_ME, READ_JIRA_WORK, READ_JIRA_USER, READ_SPACE_CONFLUENCE, READ_PAGE_CONFLUENCE, OFFLINE_ACCESS];
         assert_eq!(SCOPES, each.join(" "));
         assert!(each.iter().all(|s| crate::scopes::is_known(s)));
     }
