@@ -1,5 +1,7 @@
 //! `threelo demo` as a newcomer uses it: the real binary, the emulator's real consent page, a
-//! sign-in by form, and the greeting page.
+//! sign-in by form, and the greeting page. Only in a build with the `demo` feature (the default);
+//! tests/no_demo.rs covers the build without it.
+#![cfg(feature = "demo")]
 
 mod support;
 
