@@ -183,7 +183,7 @@ async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 
-/// The session cookie per DESIGN.md §3: `__Host-` and `Secure` over https at the root, the public
+/// The session cookie: `__Host-` and `Secure` over https at the root, the public
 /// path otherwise; HttpOnly; SameSite=Lax (Strict would drop it on Atlassian's redirect back).
 fn session_middleware(settings: &Settings, store: SessionBackend, key: Key) -> SessionMiddleware<SessionBackend> {
     let public = &settings.public_url;
