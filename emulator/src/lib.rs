@@ -11,8 +11,9 @@
 //! its `demo` feature (and its tests, examples and benches as a dev-dependency).
 //!
 //! Layout: `config` (the public knobs and records), `seed` + `seed_jira` + `seed_adf` +
-//! `seed_wiki` (fixed users, sites, issues, pages; `seed::ids` names them for the tests), `state` (clock, knobs, request log),
-//! `grants` (codes, grants, token rotation), `auth` (authorize + consent screen), `token`
+//! `seed_wiki` (fixed users, sites, issues, pages; `seed::ids` names them for the tests),
+//! `state` (clock, knobs, request log), `grants` (codes, grants, token rotation), `auth`
+//! (authorize + consent screen, its templates in `templates/`), `token`
 //! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
 //! `jira_json` + `jql`, `confluence`, `observe` (latency, faults, request log), `fast`
 //! (benchmark mode: API answers kept in memory), `http` (parameters, error bodies, cursors),
