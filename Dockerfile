@@ -6,18 +6,25 @@
 #     -v /etc/threelo/credentials/client_secret:/run/secrets/client_secret:ro ... threelo check-config
 #
 # docs/self-hosting.md has the whole walk-through (secrets, Redis, proxy, several instances).
+#
+# Built with --no-default-features, that is without the `demo` feature: a production server has no
+# use for the emulated Atlassian (its demo users sign in with no password), so none of its code is
+# in the image; `threelo demo` there exits 2 and says so. Run the demo from a source checkout.
 
 # ---- build ---------------------------------------------------------------------------------
 FROM rust:1-bookworm AS builder
 WORKDIR /build
 
 # Dependencies first, in their own layer: build them against a dummy crate so that this layer is
-# reused until Cargo.toml or Cargo.lock change, whatever happens in src/.
+# reused until a manifest or Cargo.lock change, whatever happens in src/. The workspace's other
+# member, the emulator, must be there for cargo to read the workspace, but this build does not use
+# it: its manifest and an empty stub are enough (its sources are never copied in).
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY emulator/Cargo.toml ./emulator/Cargo.toml
+RUN mkdir src emulator/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
-    && cargo build --release --locked \
+    && touch src/lib.rs emulator/src/lib.rs \
+    && cargo build --release --locked --no-default-features \
     && rm -rf src
 
 # The crate itself. default.toml, the templates and the stylesheet are compiled into the binary.
@@ -28,7 +35,7 @@ COPY config/default.toml ./config/default.toml
 # COPY keeps the files' own modification times, which are older than the dummy build above; touch
 # the crate roots so cargo sees them as changed and rebuilds threelo itself (not its dependencies).
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked --no-default-features \
     && cp target/release/threelo /threelo
 
 # ---- run -----------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ use threelo::tokens::{KeyRing, TokenRecord, TokenStore};
 use threelo::urls::Urls;
 use uuid::Uuid;
 
-const CLOUD_ID: &str = "1f6e2d4c-8a3b-4f5e-9c7d-2b1a0e9f8d7c";
+const CLOUD_ID: &str = threelo_emulator::seed::ids::ACME_CLOUD_ID;
 
 /// A token record the size Atlassian's are: a JWT-sized access token, a long refresh token.
 fn record() -> TokenRecord {

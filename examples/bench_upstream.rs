@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use threelo::emulator::{ConsentMode, Emulator, EmulatorConfig};
+use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig};
 
 struct Args {
     listen: String,
@@ -86,7 +86,7 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(2);
     });
     let mut config = EmulatorConfig::new(args.client_id, args.client_secret, args.redirect_uri);
-    config.consent = ConsentMode::Accept { login: "alice".to_owned() };
+    config.consent = ConsentMode::Accept { login: threelo_emulator::seed::ids::ALICE.to_owned() };
     config.fast = true;
     let emulator = Emulator::start(config, &args.listen).await?;
     println!("bench_upstream: emulator (fast mode) at {}", emulator.base_url());

@@ -82,7 +82,8 @@ impl Cli {
             Ok(()) => 0,
             Err(err) => {
                 eprintln!("threelo: {err:#}");
-                1
+                // Like a usage error: this binary cannot do what was asked, however it is configured.
+                if err.is::<demo::NotBuilt>() { 2 } else { 1 }
             }
         }
     }

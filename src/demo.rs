@@ -1,15 +1,37 @@
 //! `threelo demo`: the app against the built-in emulator of Atlassian, ready to click through.
+//!
+//! The emulator is the `threelo-emulator` crate, linked only with the `demo` cargo feature (on by
+//! default). A build without it (the production image) keeps the subcommand, which then fails with
+//! [`NotBuilt`] (exit status 2), and has no emulator code in the binary.
 
 use std::path::Path;
 
+#[cfg(feature = "demo")]
 use crate::config::{Mode, Settings};
+#[cfg(feature = "demo")]
 use crate::console::print_ignoring_closed_pipe;
-use crate::emulator::{Emulator, EmulatorConfig};
+#[cfg(feature = "demo")]
 use crate::startup::{Application, Storage};
+#[cfg(feature = "demo")]
 use crate::telemetry;
+#[cfg(feature = "demo")]
 use secrecy::ExposeSecret;
+#[cfg(feature = "demo")]
+use threelo_emulator::{Emulator, EmulatorConfig};
+
+/// `threelo demo` in a build without the `demo` feature.
+#[derive(Debug, thiserror::Error)]
+#[error("this build of threelo has no demo: it was built without the `demo` feature")]
+pub struct NotBuilt;
+
+/// A build without the `demo` feature has no emulator to run the app against.
+#[cfg(not(feature = "demo"))]
+pub async fn run(_file: Option<&Path>) -> anyhow::Result<()> {
+    Err(NotBuilt.into())
+}
 
 /// Starts the emulator and the app on loopback and prints how to use them.
+#[cfg(feature = "demo")]
 pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
     let mut settings = Settings::load(Mode::Demo, file)?;
     telemetry::init(settings.log_format);

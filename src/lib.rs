@@ -10,7 +10,6 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod demo;
-pub mod emulator;
 pub mod error;
 pub mod head;
 pub mod health;

@@ -13,7 +13,8 @@ use fantoccini::Locator;
 use support::TestApp;
 use support::browser::{Browser, LogEntry};
 use support::nginx::Nginx;
-use threelo::emulator::ConsentMode;
+use threelo_emulator::ConsentMode;
+use threelo_emulator::seed::ids::{ALICE, ALICE_NAME, SHOWCASE_ISSUE, UNICODE_ISSUE};
 
 const PREFIX: &str = "/atl";
 
@@ -38,10 +39,10 @@ impl Scene {
 
     /// Opens the start page and signs alice in without a consent page (the emulator accepts at once).
     async fn sign_in_without_a_click(&self) {
-        self.app.emulator.set_consent(ConsentMode::Accept { login: "alice".to_owned() });
+        self.app.emulator.set_consent(ConsentMode::Accept { login: ALICE.to_owned() });
         self.browser.goto(&self.url("/")).await;
         self.browser.click_link("Sign in with Atlassian").await;
-        self.browser.wait_for_text("Signed in as Alice Example").await;
+        self.browser.wait_for_text(&format!("Signed in as {ALICE_NAME}")).await;
         assert!(self.has_cookie("threelo").await, "signed in, the browser holds the session cookie");
         self.check("the dashboard").await;
     }
@@ -166,14 +167,14 @@ async fn signing_in_on_the_consent_page_lands_on_the_dashboard_with_the_users_is
     browser.click_link("Sign in with Atlassian").await;
     let consent = browser.wait_for_text("An app is requesting access").await;
     assert!(browser.url().await.starts_with(&format!("{}/authorize?", scene.app.emulator.base_url())));
-    assert!(consent.contains("Alice Example"), "{consent}");
+    assert!(consent.contains(ALICE_NAME), "{consent}");
     scene.check("the consent page").await;
     scene.screenshot("consent").await;
 
     browser.click_button("Accept").await;
-    let dashboard = browser.wait_for_text("Signed in as Alice Example").await;
+    let dashboard = browser.wait_for_text(&format!("Signed in as {ALICE_NAME}")).await;
     assert_eq!(browser.url().await, scene.url("/"), "the sign-in ends on the start page");
-    assert!(dashboard.contains("ACME-1"), "alice's issues are listed: {dashboard}");
+    assert!(dashboard.contains(SHOWCASE_ISSUE), "alice's issues are listed: {dashboard}");
     assert!(scene.has_cookie("threelo").await, "signed in, the browser holds the session cookie");
     let secrets = scene.app.emulator.issued_secrets().len();
     assert!(secrets >= 3, "the leak checks have a code and tokens to look for: {secrets}");
@@ -206,9 +207,9 @@ async fn the_issue_list_pages_forward_and_an_issue_shows_its_description() {
     browser.click_link("← First page").await;
     browser.wait_for_text("Next page →").await;
     assert_eq!(scene.issue_keys().await, first, "back on the first page");
-    browser.click_link("ACME-4").await;
+    browser.click_link(UNICODE_ISSUE).await;
     let issue = browser.wait_for_text("Support emoji 🎉 and accents").await;
-    assert!(browser.url().await.ends_with("/jira/issues/ACME-4"), "{}", browser.url().await);
+    assert!(browser.url().await.ends_with(&format!("/jira/issues/{UNICODE_ISSUE}")), "{}", browser.url().await);
     assert!(issue.contains("Raised by the"), "the description renders: {issue}");
     let client = browser.client();
     let strong = client.find(Locator::Css("article.description strong")).await.expect("bold text in the description");
@@ -288,7 +289,7 @@ async fn after_signing_out_the_back_button_shows_no_signed_in_content() {
     let scene = Scene::start(&[]).await;
     let browser = &scene.browser;
     scene.sign_in_without_a_click().await;
-    browser.click_link("ACME-1").await;
+    browser.click_link(SHOWCASE_ISSUE).await;
     browser.wait_for_text("Release checklist for 4.2").await;
     scene.check("the issue page").await;
     // Whatever Back brings must not sign anyone in again by itself.
@@ -305,7 +306,7 @@ async fn after_signing_out_the_back_button_shows_no_signed_in_content() {
     browser.wait_until_loaded().await;
     let after_back = browser.text().await;
     let source = browser.source().await;
-    for shown in ["Signed in as", "ACME-1", "Release checklist"] {
+    for shown in ["Signed in as", SHOWCASE_ISSUE, "Release checklist"] {
         assert!(!after_back.contains(shown) && !source.contains(shown), "Back shows “{shown}”: {after_back}");
     }
     // The issue page is fetched again (no-store): signed out, it sends the browser to sign in
@@ -337,17 +338,17 @@ async fn two_windows_signing_in_at_once_both_end_signed_in() {
 
     // The second window finishes first, then the first one.
     browser.click_button("Accept").await;
-    browser.wait_for_text("Signed in as Alice Example").await;
+    browser.wait_for_text(&format!("Signed in as {ALICE_NAME}")).await;
     scene.check("the dashboard in the second window").await;
     client.switch_to_window(first.clone()).await.unwrap();
     browser.click_button("Accept").await;
-    let dashboard = browser.wait_for_text("Signed in as Alice Example").await;
-    assert!(dashboard.contains("ACME-1"), "{dashboard}");
+    let dashboard = browser.wait_for_text(&format!("Signed in as {ALICE_NAME}")).await;
+    assert!(dashboard.contains(SHOWCASE_ISSUE), "{dashboard}");
     scene.check("the dashboard in the first window").await;
 
     client.switch_to_window(second).await.unwrap();
     client.refresh().await.unwrap();
-    browser.wait_for_text("Signed in as Alice Example").await;
+    browser.wait_for_text(&format!("Signed in as {ALICE_NAME}")).await;
     scene.check("the second window, reloaded").await;
     assert_eq!(scene.app.emulator.token_grants("authorization_code"), 2, "both sign-ins completed");
     assert_eq!(scene.app.stored_count("threelo:token:"), 1, "one browser, one session, one token record");

@@ -155,6 +155,7 @@ fn secrets_can_come_from_files() {
 }
 
 #[test]
+#[cfg(feature = "demo")] // the command that listens without any configuration
 fn a_port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();

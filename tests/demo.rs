@@ -1,5 +1,7 @@
 //! `threelo demo` as a newcomer uses it: the real binary, the emulator's real consent page, a
-//! sign-in by form, and the greeting page.
+//! sign-in by form, and the greeting page. Only in a build with the `demo` feature (the default);
+//! tests/no_demo.rs covers the build without it.
+#![cfg(feature = "demo")]
 
 mod support;
 
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use support::{browser, free_port, location};
+use threelo_emulator::seed::ids::{ACME_SITE, ALICE, BETA_SITE, BOB, BOB_NAME, CAROL};
 
 /// Kills the demo when the test ends, however it ends.
 struct Demo(std::process::Child);
@@ -80,7 +83,7 @@ async fn the_demo_signs_a_user_in_through_the_consent_page_and_greets_them() {
     let (_demo, banner) = start_demo(port);
     assert!(banner.contains(&format!("http://127.0.0.1:{port}/")), "{banner}");
     assert!(banner.contains("in-memory"), "the banner says where sessions live:\n{banner}");
-    for login in ["alice", "bob", "carol"] {
+    for login in [ALICE, BOB, CAROL] {
         assert!(banner.contains(login), "{login} missing from the banner:\n{banner}");
     }
 
@@ -99,11 +102,11 @@ async fn the_demo_signs_a_user_in_through_the_consent_page_and_greets_them() {
     let consent = client.get(&authorize).send().await.unwrap();
     assert_eq!(consent.status(), StatusCode::OK, "a real consent page");
     let page = consent.text().await.unwrap();
-    assert!(page.contains("Accept") && page.contains("Cancel") && page.contains("Bob Builder"), "{page}");
+    assert!(page.contains("Accept") && page.contains("Cancel") && page.contains(BOB_NAME), "{page}");
 
     let mut form = hidden_inputs(&page);
     assert!(form.iter().any(|(name, _)| name == "state"), "{form:?}");
-    form.push(("login".into(), "bob".into()));
+    form.push(("login".into(), BOB.into()));
     form.push(("decision".into(), "accept".into()));
     let origin = authorize.split("/authorize").next().unwrap();
     let decision = client.post(format!("{origin}/authorize/decision")).form(&form).send().await.unwrap();
@@ -112,7 +115,7 @@ async fn the_demo_signs_a_user_in_through_the_consent_page_and_greets_them() {
     assert_eq!(callback.status(), StatusCode::SEE_OTHER);
 
     let dashboard = client.get(&app).send().await.unwrap().text().await.unwrap();
-    assert!(dashboard.contains("Signed in as Bob Builder"), "{dashboard}");
-    assert!(dashboard.contains("acme"), "bob's site is listed");
-    assert!(!dashboard.contains("beta"), "bob has no access to beta");
+    assert!(dashboard.contains(&format!("Signed in as {BOB_NAME}")), "{dashboard}");
+    assert!(dashboard.contains(ACME_SITE), "bob's site is listed");
+    assert!(!dashboard.contains(BETA_SITE), "bob has no access to beta");
 }

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use support::{RedisServer, TestApp, browser_with_jar, env_for, free_port, start_emulator};
-use threelo::emulator::{Emulator, Fault};
+use threelo_emulator::seed::ids::ACME_SITE;
+use threelo_emulator::{Emulator, Fault};
 
 fn acme_issues() -> String {
-    let acme = Emulator::sites().iter().find(|s| s.name == "acme").expect("seed site").cloud_id;
+    let acme = Emulator::sites().iter().find(|s| s.name == ACME_SITE).expect("seed site").cloud_id;
     format!("/sites/{acme}/jira/issues")
 }
 

@@ -6,7 +6,12 @@ use std::collections::HashSet;
 
 use reqwest::StatusCode;
 use support::{TestApp, browser_with_jar};
-use threelo::emulator::{Emulator, Fault};
+use threelo_emulator::seed::ids::{
+    ACME_PROJECT, ACME_SITE, BETA_PROJECT, BETA_SITE, BOB, HOSTILE_PAGE, IMG_ISSUE, OFFLINE_ACCESS, READ_JIRA_USER,
+    READ_JIRA_WORK, READ_ME, READ_PAGE_CONFLUENCE, READ_SPACE_CONFLUENCE, RESTRICTED_ISSUES, SCRIPT_ISSUE,
+    SHOWCASE_ISSUE, UNICODE_ISSUE,
+};
+use threelo_emulator::{Emulator, Fault};
 
 fn site(name: &str) -> &'static str {
     Emulator::sites().iter().find(|s| s.name == name).expect("seed site").cloud_id
@@ -26,20 +31,20 @@ async fn the_dashboard_lists_open_issues_from_every_jira_site() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let page = app.page("/").await;
-    assert!(page.contains("ACME-1") && page.contains("BETA-"), "{page}");
-    assert!(page.contains(&issues_path("acme")) && page.contains(&issues_path("beta")));
+    assert!(page.contains(SHOWCASE_ISSUE) && page.contains(&format!("{BETA_PROJECT}-")), "{page}");
+    assert!(page.contains(&issues_path(ACME_SITE)) && page.contains(&issues_path(BETA_SITE)));
 }
 
 #[tokio::test]
 async fn one_failing_site_shows_a_notice_while_the_others_render() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let beta = format!("/ex/jira/{}", site("beta"));
+    let beta = format!("/ex/jira/{}", site(BETA_SITE));
     app.emulator.inject(&beta, Fault { status: 500, retry_after: None }, 2);
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
-    assert!(page.contains("ACME-1"), "acme still renders");
+    assert!(page.contains(SHOWCASE_ISSUE), "acme still renders");
     assert!(page.contains("Atlassian did not answer for this site"), "{page}");
 }
 
@@ -47,17 +52,17 @@ async fn one_failing_site_shows_a_notice_while_the_others_render() {
 async fn paging_walks_every_open_issue_exactly_once() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let mut next = Some(issues_path("acme"));
+    let mut next = Some(issues_path(ACME_SITE));
     let mut keys = Vec::new();
     let mut pages = 0;
     while let Some(path) = next.take() {
         pages += 1;
         assert!(pages < 20, "paging does not end");
         let page = app.page(&path).await;
-        let prefix = format!("{}/ACME-", issues_path("acme"));
+        let prefix = format!("{}/{ACME_PROJECT}-", issues_path(ACME_SITE));
         for link in links(&page) {
             if let Some(key) = link.strip_prefix(&prefix) {
-                keys.push(format!("ACME-{key}"));
+                keys.push(format!("{ACME_PROJECT}-{key}"));
             }
         }
         next = links(&page).into_iter().find(|l| l.contains("?page="));
@@ -66,7 +71,7 @@ async fn paging_walks_every_open_issue_exactly_once() {
     let unique: HashSet<&String> = keys.iter().collect();
     assert_eq!(keys.len(), unique.len() * 2, "no issue repeats across pages");
     assert_eq!(unique.len(), 163, "alice's open, visible issues on acme");
-    assert!(!unique.contains(&"ACME-13".to_owned()), "restricted issues are not listed");
+    assert!(!unique.contains(&RESTRICTED_ISSUES[0].to_owned()), "restricted issues are not listed");
     assert!(pages >= 4, "50 per page");
 }
 
@@ -75,7 +80,7 @@ async fn a_malformed_page_token_is_a_bad_request_and_makes_no_call() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let before = app.emulator.count("/ex/");
-    let response = app.get(&format!("{}?page=%3Cscript%3E", issues_path("acme"))).await;
+    let response = app.get(&format!("{}?page=%3Cscript%3E", issues_path(ACME_SITE))).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.emulator.count("/ex/"), before);
 }
@@ -84,12 +89,12 @@ async fn a_malformed_page_token_is_a_bad_request_and_makes_no_call() {
 async fn unknown_and_foreign_cloud_ids_are_not_found_without_an_upstream_call() {
     let app = TestApp::spawn().await;
     let (bob, _) = browser_with_jar();
-    app.emulator.set_consent(threelo::emulator::ConsentMode::Accept { login: "bob".to_owned() });
+    app.emulator.set_consent(threelo_emulator::ConsentMode::Accept { login: BOB.to_owned() });
     support::sign_in(&bob, &app.url("/auth/login")).await;
     let before = app.emulator.count("/ex/");
-    let foreign = site("beta"); // bob has no access to beta
+    let foreign = site(BETA_SITE); // bob has no access to beta
     for id in ["00000000-0000-4000-8000-000000000000", "not-a-uuid", &foreign.to_uppercase(), foreign] {
-        for path in [format!("/sites/{id}/jira/issues"), format!("/sites/{id}/jira/issues/ACME-1")] {
+        for path in [format!("/sites/{id}/jira/issues"), format!("/sites/{id}/jira/issues/{SHOWCASE_ISSUE}")] {
             let response = bob.get(app.url(&path)).send().await.unwrap();
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         }
@@ -101,10 +106,10 @@ async fn unknown_and_foreign_cloud_ids_are_not_found_without_an_upstream_call() 
 async fn a_rate_limit_is_retried_after_retry_after_and_then_succeeds() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let prefix = format!("/ex/jira/{}", site("acme"));
+    let prefix = format!("/ex/jira/{}", site(ACME_SITE));
     app.emulator.inject(&prefix, Fault { status: 429, retry_after: Some(1) }, 1);
     let before = app.emulator.count(&prefix);
-    let response = app.get(&issues_path("acme")).await;
+    let response = app.get(&issues_path(ACME_SITE)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(app.emulator.count(&prefix) - before, 2, "one 429, one success");
 }
@@ -113,9 +118,9 @@ async fn a_rate_limit_is_retried_after_retry_after_and_then_succeeds() {
 async fn a_rate_limit_beyond_the_retry_budget_is_a_503_page_with_retry_after() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let prefix = format!("/ex/jira/{}", site("acme"));
+    let prefix = format!("/ex/jira/{}", site(ACME_SITE));
     app.emulator.inject(&prefix, Fault { status: 429, retry_after: Some(20) }, 5);
-    let response = app.get(&issues_path("acme")).await;
+    let response = app.get(&issues_path(ACME_SITE)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers().get("retry-after").unwrap(), "20");
     let page = response.text().await.unwrap();
@@ -126,9 +131,9 @@ async fn a_rate_limit_beyond_the_retry_budget_is_a_503_page_with_retry_after() {
 async fn a_server_error_twice_is_a_502_page() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let prefix = format!("/ex/jira/{}", site("acme"));
+    let prefix = format!("/ex/jira/{}", site(ACME_SITE));
     app.emulator.inject(&prefix, Fault { status: 500, retry_after: None }, 2);
-    let response = app.get(&issues_path("acme")).await;
+    let response = app.get(&issues_path(ACME_SITE)).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("Atlassian is not answering properly"));
 }
@@ -137,20 +142,20 @@ async fn a_server_error_twice_is_a_502_page() {
 async fn an_issue_the_account_may_not_see_is_a_403_page() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let response = app.get(&format!("{}/ACME-13", issues_path("acme"))).await;
+    let response = app.get(&format!("{}/{}", issues_path(ACME_SITE), RESTRICTED_ISSUES[0])).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(response.text().await.unwrap().contains("Your Atlassian account cannot see this"));
 }
 
 #[tokio::test]
 async fn a_missing_scope_names_the_scope_and_is_never_refreshed() {
-    let scopes = "read:me read:jira-user read:jira-work read:space:confluence offline_access";
+    let scopes = &format!("{READ_ME} {READ_JIRA_USER} {READ_JIRA_WORK} {READ_SPACE_CONFLUENCE} {OFFLINE_ACCESS}");
     let app = TestApp::spawn_with(&[("THREELO_SCOPES", scopes)]).await;
     app.sign_in().await;
-    let response = app.get(&format!("/sites/{}/confluence/pages/163845", site("acme"))).await;
+    let response = app.get(&format!("/sites/{}/confluence/pages/{HOSTILE_PAGE}", site(ACME_SITE))).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let page = response.text().await.unwrap();
-    assert!(page.contains("read:page:confluence") && page.contains("developer console"), "{page}");
+    assert!(page.contains(READ_PAGE_CONFLUENCE) && page.contains("developer console"), "{page}");
     assert_eq!(app.emulator.token_grants("refresh_token"), 0, "a scope problem is not an expired token");
 }
 
@@ -158,22 +163,22 @@ async fn a_missing_scope_names_the_scope_and_is_never_refreshed() {
 async fn an_issue_page_renders_fields_and_its_description() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let response = app.get(&format!("{}/ACME-4", issues_path("acme"))).await;
+    let response = app.get(&format!("{}/{UNICODE_ISSUE}", issues_path(ACME_SITE))).await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
-    assert!(page.contains("ACME-4") && page.contains("Status") && page.contains("Description"), "{page}");
+    assert!(page.contains(UNICODE_ISSUE) && page.contains("Status") && page.contains("Description"), "{page}");
 }
 
 #[tokio::test]
 async fn confluence_spaces_list_their_pages_and_a_page_shows_its_body() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let spaces = app.get(&format!("/sites/{}/confluence/spaces", site("acme"))).await.text().await.unwrap();
+    let spaces = app.get(&format!("/sites/{}/confluence/spaces", site(ACME_SITE))).await.text().await.unwrap();
     // askama escapes with numeric entities.
     assert!(spaces.contains("People &#38; Culture"), "{spaces}");
     let page_link = links(&spaces).into_iter().find(|l| l.contains("/confluence/pages/")).expect("a page link");
     assert_eq!(app.get(&page_link).await.status(), StatusCode::OK);
-    let beta = app.get(&format!("/sites/{}/confluence/spaces", site("beta"))).await;
+    let beta = app.get(&format!("/sites/{}/confluence/spaces", site(BETA_SITE))).await;
     assert_eq!(beta.status(), StatusCode::NOT_FOUND, "beta has no Confluence");
 }
 
@@ -181,15 +186,16 @@ async fn confluence_spaces_list_their_pages_and_a_page_shows_its_body() {
 async fn hostile_content_from_atlassian_is_rendered_inert() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let list = app.page(&issues_path("acme")).await;
-    let acme = issues_path("acme");
-    let issue_1 = app.page(&format!("{acme}/ACME-1")).await;
-    let issue_2 = app.page(&format!("{acme}/ACME-2")).await;
-    let issue_3 = app.page(&format!("{acme}/ACME-3")).await;
-    let wiki = app.get(&format!("/sites/{}/confluence/pages/163845", site("acme"))).await.text().await.unwrap();
+    let list = app.page(&issues_path(ACME_SITE)).await;
+    let acme = issues_path(ACME_SITE);
+    let issue_1 = app.page(&format!("{acme}/{SHOWCASE_ISSUE}")).await;
+    let issue_2 = app.page(&format!("{acme}/{SCRIPT_ISSUE}")).await;
+    let issue_3 = app.page(&format!("{acme}/{IMG_ISSUE}")).await;
+    let wiki =
+        app.get(&format!("/sites/{}/confluence/pages/{HOSTILE_PAGE}", site(ACME_SITE))).await.text().await.unwrap();
     assert!(list.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the hostile summary is shown, escaped");
     for (name, page) in
-        [("list", &list), ("ACME-1", &issue_1), ("ACME-2", &issue_2), ("ACME-3", &issue_3), ("wiki", &wiki)]
+        [("list", &list), (SHOWCASE_ISSUE, &issue_1), (SCRIPT_ISSUE, &issue_2), (IMG_ISSUE, &issue_3), ("wiki", &wiki)]
     {
         for tag in tags(page) {
             let name_of_tag = tag.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("");

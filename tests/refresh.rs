@@ -9,10 +9,11 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use support::{TestApp, browser};
-use threelo::emulator::Emulator;
+use threelo_emulator::Emulator;
+use threelo_emulator::seed::ids::{ACME_SITE, ALICE, SHOWCASE_ISSUE};
 
 fn acme() -> &'static str {
-    Emulator::sites().iter().find(|s| s.name == "acme").expect("seed site acme").cloud_id
+    Emulator::sites().iter().find(|s| s.name == ACME_SITE).expect("seed site acme").cloud_id
 }
 
 async fn status_and_body(client: &reqwest::Client, url: String, cookie: &str) -> (StatusCode, String) {
@@ -32,7 +33,7 @@ async fn fifty_concurrent_requests_after_the_token_expired_refresh_exactly_once(
     let results = join_all((0..50).map(|_| status_and_body(&client, url.clone(), &cookie))).await;
     for (status, body) in &results {
         assert_eq!(*status, StatusCode::OK, "{body:.300}");
-        assert!(body.contains("ACME-1"), "the issues are there");
+        assert!(body.contains(SHOWCASE_ISSUE), "the issues are there");
     }
     assert_eq!(app.emulator.token_grants("refresh_token"), 1, "exactly one refresh");
 }
@@ -41,7 +42,7 @@ async fn fifty_concurrent_requests_after_the_token_expired_refresh_exactly_once(
 async fn a_token_about_to_expire_is_refreshed_before_use() {
     let app = TestApp::spawn().await;
     app.emulator.set_access_token_ttl(Duration::from_secs(30));
-    assert_eq!(app.sign_in_as("alice").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.sign_in_as(ALICE).await.status(), StatusCode::SEE_OTHER);
     // Tokens from the refresh live an hour, so exactly one refresh is needed.
     app.emulator.set_access_token_ttl(Duration::from_secs(3600));
     let before = app.emulator.count("/ex/jira");
@@ -90,7 +91,7 @@ async fn refreshed_tokens_are_stored_before_use_and_keep_working() {
 async fn a_revoked_grant_ends_the_session_with_a_page_that_says_why() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    app.emulator.revoke_grants("alice");
+    app.emulator.revoke_grants(ALICE);
     app.emulator.expire_access_tokens();
     let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
     assert_eq!(page.status(), StatusCode::UNAUTHORIZED);

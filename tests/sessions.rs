@@ -94,7 +94,7 @@ async fn a_state_from_another_browser_is_refused() {
 async fn a_token_endpoint_that_times_out_fails_the_sign_in_cleanly() {
     let app = TestApp::spawn_with(&[("THREELO_UPSTREAM_TIMEOUT", "1s")]).await;
     app.emulator.set_latency("/oauth/token", Duration::from_millis(2500));
-    let response = app.sign_in_as("alice").await;
+    let response = app.sign_in_as(threelo_emulator::seed::ids::ALICE).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("Sign-in failed, try again"));
     assert!(!app.is_signed_in().await);

@@ -5,7 +5,8 @@ mod support;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use support::{TestApp, browser, csrf_of, location, query_param};
-use threelo::emulator::{ConsentMode, Emulator, Fault};
+use threelo_emulator::seed::ids::{ALICE, ALICE_NAME, CAROL, OFFLINE_ACCESS};
+use threelo_emulator::{ConsentMode, Emulator, Fault};
 
 #[tokio::test]
 async fn signed_out_visitors_see_what_threelo_is_and_the_sign_in_button() {
@@ -35,7 +36,7 @@ async fn the_whole_sign_in_greets_the_user_by_name_and_lists_their_sites() {
         assert_eq!(query_param(&authorize, name).as_deref(), Some(expected), "{name}");
     }
     let scope = query_param(&authorize, "scope").unwrap();
-    assert!(scope.split(' ').any(|s| s == "offline_access"), "{scope}");
+    assert!(scope.split(' ').any(|s| s == OFFLINE_ACCESS), "{scope}");
     assert!(query_param(&authorize, "state").unwrap().len() >= 22, "state carries at least 128 bits");
 
     let back = app.client.get(&authorize).send().await.unwrap();
@@ -44,7 +45,7 @@ async fn the_whole_sign_in_greets_the_user_by_name_and_lists_their_sites() {
     assert_eq!(location(callback.headers()), app.url("/"));
 
     let page = app.page("/").await;
-    assert!(page.contains("Signed in as Alice Example"), "{page}");
+    assert!(page.contains(&format!("Signed in as {ALICE_NAME}")), "{page}");
     for site in Emulator::sites() {
         assert!(page.contains(site.name), "site {} missing", site.name);
     }
@@ -54,7 +55,7 @@ async fn the_whole_sign_in_greets_the_user_by_name_and_lists_their_sites() {
 #[tokio::test]
 async fn a_user_with_no_sites_is_signed_in_and_told_how_to_get_access() {
     let app = TestApp::spawn().await;
-    let response = app.sign_in_as("carol").await;
+    let response = app.sign_in_as(CAROL).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let page = app.page("/").await;
     assert!(page.contains("Signed in as"), "{page}");
@@ -193,7 +194,7 @@ async fn a_garbage_or_tampered_cookie_simply_means_signed_out() {
 #[tokio::test]
 async fn a_token_endpoint_that_rejects_our_client_secret_shows_a_misconfiguration_page() {
     let app = TestApp::spawn_with(&[("THREELO_CLIENT_SECRET", "wrong-secret")]).await;
-    let response = app.sign_in_as("alice").await;
+    let response = app.sign_in_as(ALICE).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let page = response.text().await.unwrap();
     assert!(page.contains("Sign-in is misconfigured"), "{page}");
@@ -205,7 +206,7 @@ async fn a_failing_profile_call_fails_the_sign_in_cleanly() {
     let app = TestApp::spawn().await;
     // Twice: a GET is retried once after a 5xx.
     app.emulator.inject("/me", Fault { status: 500, retry_after: None }, 2);
-    let response = app.sign_in_as("alice").await;
+    let response = app.sign_in_as(ALICE).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("Sign-in failed, try again"));
     assert!(!app.is_signed_in().await);

@@ -15,8 +15,9 @@ use reqwest::cookie::{CookieStore, Jar};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION};
 use threelo::config::{Mode, RawConfig, Settings, random_b64};
-use threelo::emulator::{ConsentMode, Emulator, EmulatorConfig};
 use threelo::startup::{Application, Storage};
+use threelo_emulator::seed::ids::{ALICE, ALICE_NAME};
+use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig};
 
 #[allow(unused_imports)] // not every test binary needs both
 pub use self::redis::{RedisServer, free_port};
@@ -54,7 +55,7 @@ pub fn settings_from(env: Vec<(String, String)>, extra: &[(&str, &str)]) -> Sett
 /// The emulator with the test client registered, answering consent at once as `alice`.
 pub async fn start_emulator() -> Emulator {
     let mut config = EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET, "http://unused.invalid/auth/callback");
-    config.consent = ConsentMode::Accept { login: "alice".to_owned() };
+    config.consent = ConsentMode::Accept { login: ALICE.to_owned() };
     Emulator::start(config, "127.0.0.1:0").await.expect("emulator starts")
 }
 
@@ -198,10 +199,10 @@ impl TestApp {
 
     /// Signs alice in and checks that it worked.
     pub async fn sign_in(&self) {
-        let response = self.sign_in_as("alice").await;
+        let response = self.sign_in_as(ALICE).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in should end in a redirect");
         let page = self.get("/").await.text().await.expect("body");
-        assert!(page.contains("Signed in as Alice Example"), "{page}");
+        assert!(page.contains(&format!("Signed in as {ALICE_NAME}")), "{page}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! Confluence seed: three spaces on acme with a handful of pages each, bodies in storage
 //! format (XHTML with `ac:` macros). Page 163845 is hostile on purpose.
 
+use super::seed::ids::{ACME_SITE, SPACE_KEYS};
 use super::seed::{ALICE_ID as ALICE, BOB_ID as BOB};
 
 /// A Confluence space.
@@ -26,9 +27,9 @@ pub(crate) struct Page {
 
 /// Spaces, in the order the API lists them.
 pub(crate) static SPACES: [Space; 3] = [
-    Space { id: "98305", key: "ENG", name: "Engineering", site: "acme", homepage_id: "163841" },
-    Space { id: "98306", key: "OPS", name: "Operations", site: "acme", homepage_id: "163861" },
-    Space { id: "98307", key: "HR", name: "People & Culture", site: "acme", homepage_id: "163881" },
+    Space { id: "98305", key: SPACE_KEYS[0], name: "Engineering", site: ACME_SITE, homepage_id: "163841" },
+    Space { id: "98306", key: SPACE_KEYS[1], name: "Operations", site: ACME_SITE, homepage_id: "163861" },
+    Space { id: "98307", key: SPACE_KEYS[2], name: "People & Culture", site: ACME_SITE, homepage_id: "163881" },
 ];
 
 const fn page(
@@ -45,7 +46,7 @@ const fn page(
 }
 
 /// The page whose body tries every trick a sanitizer must undo.
-pub(crate) const HOSTILE_PAGE: &str = "163845";
+pub(crate) use super::seed::ids::HOSTILE_PAGE;
 
 /// Every page, homepages first within each space.
 pub(crate) static PAGES: [Page; 13] = [

@@ -26,7 +26,7 @@ struct AuthRequest {
 }
 
 #[derive(Template)]
-#[template(path = "emulator/consent.html")]
+#[template(path = "consent.html")]
 struct ConsentPage<'a> {
     client_id: &'a str,
     redirect_uri: &'a str,
@@ -46,7 +46,7 @@ struct UserChoice {
 }
 
 #[derive(Template)]
-#[template(path = "emulator/error.html")]
+#[template(path = "error.html")]
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,

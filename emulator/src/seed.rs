@@ -1,6 +1,8 @@
 //! Deterministic seed data: users and sites. Jira issues live in `seed_jira` (their
 //! descriptions in `seed_adf`), Confluence in `seed_wiki`. Identical on every run so
-//! tests can name logins, cloud ids, keys and counts.
+//! tests can name logins, cloud ids, keys and counts: those names are in [`ids`].
+
+pub mod ids;
 
 pub(crate) use super::seed_jira::{Issue, issue, issues_on};
 
@@ -47,40 +49,40 @@ pub struct SeedSite {
 }
 
 /// alice's account id; page authors and mentions in the seed content refer to it.
-pub(crate) const ALICE_ID: &str = "712020:6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f";
+pub(crate) const ALICE_ID: &str = ids::ALICE_ACCOUNT_ID;
 /// bob's account id.
-pub(crate) const BOB_ID: &str = "712020:0b0b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d";
+pub(crate) const BOB_ID: &str = ids::BOB_ACCOUNT_ID;
 
 /// The seed users.
 pub static USERS: [SeedUser; 3] = [
     SeedUser {
-        login: "alice",
+        login: ids::ALICE,
         account_id: ALICE_ID,
-        name: "Alice Example",
+        name: ids::ALICE_NAME,
         email: "alice@example.com",
         timezone: "Europe/Berlin",
         job_title: "Staff Engineer",
         organization: "Acme Corp",
         department: "Platform",
         location: "Berlin",
-        sites: &["acme", "beta"],
+        sites: &[ids::ACME_SITE, ids::BETA_SITE],
     },
     SeedUser {
-        login: "bob",
+        login: ids::BOB,
         account_id: BOB_ID,
-        name: "Bob Builder",
+        name: ids::BOB_NAME,
         email: "bob@example.com",
         timezone: "America/New_York",
         job_title: "Site Reliability Engineer",
         organization: "Acme Corp",
         department: "Operations",
         location: "New York",
-        sites: &["acme"],
+        sites: &[ids::ACME_SITE],
     },
     SeedUser {
-        login: "carol",
-        account_id: "712020:ca201234-5678-4abc-8def-0123456789ab",
-        name: "Carol Nosites",
+        login: ids::CAROL,
+        account_id: ids::CAROL_ACCOUNT_ID,
+        name: ids::CAROL_NAME,
         email: "carol@example.com",
         timezone: "Australia/Sydney",
         job_title: "Product Designer",
@@ -94,16 +96,16 @@ pub static USERS: [SeedUser; 3] = [
 /// The seed sites.
 pub static SITES: [SeedSite; 2] = [
     SeedSite {
-        cloud_id: "1f6e2d4c-8a3b-4f5e-9c7d-2b1a0e9f8d7c",
-        name: "acme",
+        cloud_id: ids::ACME_CLOUD_ID,
+        name: ids::ACME_SITE,
         url: "https://acme.atlassian.net",
         has_jira: true,
         has_confluence: true,
         avatar_url: "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png",
     },
     SeedSite {
-        cloud_id: "7a9b3c5d-1e2f-4a6b-8c0d-9e8f7a6b5c4d",
-        name: "beta",
+        cloud_id: ids::BETA_CLOUD_ID,
+        name: ids::BETA_SITE,
         url: "https://beta.atlassian.net",
         has_jira: true,
         has_confluence: false,

@@ -67,7 +67,7 @@ impl Issue {
 /// Number of issues on acme (ACME-1 … ACME-210).
 pub(crate) const ACME_ISSUES: u64 = 210;
 /// Issues behind a security level (403 on GET, never in search results).
-pub(crate) const RESTRICTED: [&str; 2] = ["ACME-13", "ACME-88"];
+pub(crate) const RESTRICTED: [&str; 2] = super::seed::ids::RESTRICTED_ISSUES;
 /// The newest `updated` time; every other issue is older, all distinct.
 const NEWEST: OffsetDateTime = datetime!(2026-11-20 10:15:30 UTC);
 
@@ -143,7 +143,7 @@ fn acme_issue(n: u64) -> Issue {
     Issue {
         id: 10000 + n,
         key: format!("ACME-{n}"),
-        site: "acme",
+        site: super::seed::ids::ACME_SITE,
         project: &ACME_PROJECT,
         summary,
         issue_type: TYPES[(i * 7) % TYPES.len()],
@@ -165,7 +165,7 @@ fn beta_issue(n: u64) -> Issue {
     Issue {
         id: 20000 + n,
         key: format!("BETA-{n}"),
-        site: "beta",
+        site: super::seed::ids::BETA_SITE,
         project: &BETA_PROJECT,
         summary: format!("Beta: {} {}", VERBS[(i + 3) % VERBS.len()], OBJECTS[(i * 2) % OBJECTS.len()]),
         issue_type: TYPES[i % TYPES.len()],

@@ -34,7 +34,7 @@ pub(crate) async fn observe(
     }
     let log = |status: StatusCode, grant_type: Option<String>| {
         // Path only: the query of `/authorize` or a callback is no business of a log line.
-        tracing::debug!(target: "threelo::emulator", %method, %path, status = status.as_u16(), "emulated Atlassian request");
+        tracing::debug!(target: "threelo_emulator", %method, %path, status = status.as_u16(), "emulated Atlassian request");
         let entry = LoggedRequest { method: method.clone(), path: path.clone(), grant_type, status: status.as_u16() };
         lock(&state).log.push(entry);
     };

@@ -3,12 +3,17 @@
 //! One actix-web server on its own port answers both the authorization server paths
 //! (`/authorize`, `/oauth/token`) and the API gateway paths (`/me`, accessible-resources,
 //! `/ex/jira/…`, `/ex/confluence/…`). It validates like Atlassian does and answers with
-//! Atlassian's statuses and error bodies (see `shared/ATLASSIAN.md`), so `threelo demo` and
-//! the integration tests exercise the same failure paths the real service produces.
+//! Atlassian's statuses and error bodies (the facts are in threelo's `docs/atlassian.md`), so
+//! `threelo demo` and the integration tests exercise the same failure paths the real service
+//! produces.
+//!
+//! A crate of its own, so that nothing in the app can reach into it: threelo links it only with
+//! its `demo` feature (and its tests, examples and benches as a dev-dependency).
 //!
 //! Layout: `config` (the public knobs and records), `seed` + `seed_jira` + `seed_adf` +
-//! `seed_wiki` (fixed users, sites, issues, pages), `state` (clock, knobs, request log),
-//! `grants` (codes, grants, token rotation), `auth` (authorize + consent screen), `token`
+//! `seed_wiki` (fixed users, sites, issues, pages; `seed::ids` names them for the tests),
+//! `state` (clock, knobs, request log), `grants` (codes, grants, token rotation), `auth`
+//! (authorize + consent screen, its templates in `templates/`), `token`
 //! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
 //! `jira_json` + `jql`, `confluence`, `observe` (latency, faults, request log), `fast`
 //! (benchmark mode: API answers kept in memory), `http` (parameters, error bodies, cursors),
@@ -26,7 +31,7 @@ mod jira_json;
 mod jql;
 mod observe;
 mod scopes;
-mod seed;
+pub mod seed;
 mod seed_adf;
 mod seed_jira;
 mod seed_wiki;

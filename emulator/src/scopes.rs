@@ -1,6 +1,8 @@
 //! The scopes `/authorize` accepts, what the consent screen says about each, and which
 //! product each belongs to (accessible-resources lists a site's product scopes only).
 
+use super::seed::ids;
+
 /// Which product a scope grants access to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Product {
@@ -12,10 +14,10 @@ pub(crate) enum Product {
 
 /// Every known scope, in the order the consent screen lists them, with plain words.
 const KNOWN: &[(&str, Product, &str)] = &[
-    ("read:me", Product::Account, "View your profile: name, email address and avatar"),
+    (ids::READ_ME, Product::Account, "View your profile: name, email address and avatar"),
     ("read:account", Product::Account, "View your account details"),
-    ("read:jira-work", Product::Jira, "View Jira issues, projects and their content"),
-    ("read:jira-user", Product::Jira, "View Jira user information, such as names and email addresses"),
+    (ids::READ_JIRA_WORK, Product::Jira, "View Jira issues, projects and their content"),
+    (ids::READ_JIRA_USER, Product::Jira, "View Jira user information, such as names and email addresses"),
     ("write:jira-work", Product::Jira, "Create and edit Jira issues, post comments and log work"),
     ("manage:jira-project", Product::Jira, "Create and edit Jira projects and their settings"),
     ("manage:jira-configuration", Product::Jira, "Configure Jira settings"),
@@ -30,15 +32,15 @@ const KNOWN: &[(&str, Product, &str)] = &[
     ("search:confluence", Product::Confluence, "Search Confluence content and spaces"),
     ("write:confluence-content", Product::Confluence, "Create and edit Confluence pages and blogs"),
     ("write:confluence-space", Product::Confluence, "Create and edit Confluence spaces"),
-    ("read:space:confluence", Product::Confluence, "View Confluence spaces"),
-    ("read:page:confluence", Product::Confluence, "View Confluence pages"),
+    (ids::READ_SPACE_CONFLUENCE, Product::Confluence, "View Confluence spaces"),
+    (ids::READ_PAGE_CONFLUENCE, Product::Confluence, "View Confluence pages"),
     ("read:content:confluence", Product::Confluence, "View Confluence content"),
     ("read:content-details:confluence", Product::Confluence, "View details of Confluence content"),
     ("read:blogpost:confluence", Product::Confluence, "View Confluence blog posts"),
     ("read:comment:confluence", Product::Confluence, "View comments on Confluence content"),
     ("read:attachment:confluence", Product::Confluence, "View Confluence attachments"),
     ("read:user:confluence", Product::Confluence, "View Confluence user information"),
-    ("offline_access", Product::Account, "Keep access while you are not using the app (refresh tokens)"),
+    (ids::OFFLINE_ACCESS, Product::Account, "Keep access while you are not using the app (refresh tokens)"),
 ];
 
 fn find(scope: &str) -> Option<&'static (&'static str, Product, &'static str)> {
