@@ -1,9 +1,10 @@
 //! Findings of an abuse review, each driven through the real app: a `return_to` that leaves the
-//! path prefix.
+//! path prefix, error pages a shared cache could keep, and what the example configs log.
 
 mod support;
 
 use reqwest::StatusCode;
+use reqwest::header::CACHE_CONTROL;
 use support::{TestApp, browser, location, sign_in};
 
 /// Where a browser lands after following `location`, resolved by WHATWG URL rules as a browser
@@ -41,4 +42,28 @@ async fn sign_in_behind_a_prefix_never_lands_outside_it_whatever_return_to_hides
     login.query_pairs_mut().append_pair("return_to", "/atl/sites");
     let callback = sign_in(&browser(), login.as_str()).await;
     assert_eq!(landing_path(&location(callback.headers())), "/atl/sites");
+}
+
+#[tokio::test]
+async fn error_pages_tell_caches_not_to_store_them() {
+    let app = TestApp::spawn().await;
+    let missing = app.get("/no/such/page").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()), Some("no-store"));
+    let expired = app.get("/auth/callback?code=x&state=unknown").await;
+    assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(expired.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()), Some("no-store"));
+}
+
+#[test]
+fn the_example_nginx_access_log_writes_the_path_never_the_query() {
+    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/nginx/threelo.conf"))
+        .expect("the example nginx config");
+    let start = config.find("log_format threelo").expect("a log_format named threelo");
+    let end = start + config[start..].find(';').expect("the end of log_format");
+    let format = &config[start..end];
+    assert!(format.contains("$uri"), "the access log names the path: {format}");
+    for query_bearing in ["$request ", "$request\"", "$request_uri", "$args", "$query_string", "$arg_"] {
+        assert!(!format.contains(query_bearing), "{query_bearing} would log the callback's code: {format}");
+    }
 }
