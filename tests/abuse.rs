@@ -67,3 +67,27 @@ fn the_example_nginx_access_log_writes_the_path_never_the_query() {
         assert!(!format.contains(query_bearing), "{query_bearing} would log the callback's code: {format}");
     }
 }
+
+#[tokio::test]
+async fn a_site_listed_once_per_product_is_one_site_whose_jira_and_confluence_pages_both_work() {
+    let app = TestApp::spawn().await;
+    // Atlassian's other shape of accessible-resources: acme (Jira and Confluence) twice, once
+    // with its Jira scopes, once with its Confluence scopes.
+    app.emulator.set_resources_per_product(true);
+    app.sign_in().await;
+    let acme = threelo::emulator::Emulator::sites()[0].cloud_id;
+
+    let sites = app.get("/sites").await;
+    assert_eq!(sites.status(), StatusCode::OK);
+    let page = sites.text().await.expect("a body");
+    // The list itself, not the header's site switcher.
+    let sites = page.split_once("<ul class=\"sites\">").map(|(_, list)| list).unwrap_or_default();
+    assert_eq!(sites.matches("class=\"card site\"").count(), 2, "acme and beta, each once:\n{page}");
+    assert_eq!(sites.matches(&format!("/sites/{acme}/jira/issues\"")).count(), 1, "{sites}");
+    assert_eq!(sites.matches(&format!("/sites/{acme}/confluence/spaces\"")).count(), 1, "{sites}");
+
+    let issues = app.get(&format!("/sites/{acme}/jira/issues")).await;
+    assert_eq!(issues.status(), StatusCode::OK, "acme's Jira issues");
+    let spaces = app.get(&format!("/sites/{acme}/confluence/spaces")).await;
+    assert_eq!(spaces.status(), StatusCode::OK, "acme's Confluence spaces");
+}

@@ -128,6 +128,12 @@ impl Emulator {
         self.with(|s| s.config.refresh_leeway = leeway);
     }
 
+    /// Whether `accessible-resources` lists a site once per product from now on (see
+    /// [`EmulatorConfig::resources_per_product`]).
+    pub fn set_resources_per_product(&self, on: bool) {
+        self.with(|s| s.config.resources_per_product = on);
+    }
+
     /// Registers one more callback URL.
     pub fn add_redirect_uri(&self, uri: &str) {
         self.with(|s| s.config.redirect_uris.push(uri.to_owned()));
