@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use reqwest::StatusCode;
 use reqwest::header::CACHE_CONTROL;
 use support::{TestApp, browser, location, sign_in};
@@ -90,4 +92,60 @@ async fn a_site_listed_once_per_product_is_one_site_whose_jira_and_confluence_pa
     assert_eq!(issues.status(), StatusCode::OK, "acme's Jira issues");
     let spaces = app.get(&format!("/sites/{acme}/confluence/spaces")).await;
     assert_eq!(spaces.status(), StatusCode::OK, "acme's Confluence spaces");
+}
+
+/// A plain connection to the test's Redis, as a crashed instance's leftovers are planted with.
+fn redis_conn(app: &TestApp) -> redis::Connection {
+    redis::Client::open(app.redis.url()).and_then(|c| c.get_connection()).expect("a Redis connection")
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_crashed_instance_delays_a_refresh_by_seconds_not_the_whole_page() {
+    let app = TestApp::spawn().await;
+    // Tokens that are always due for refresh (the app refreshes within 60 s of expiry).
+    app.emulator.set_access_token_ttl(Duration::from_secs(30));
+    app.sign_in().await;
+    let acme = threelo::emulator::Emulator::sites()[0].cloud_id;
+    let issues = format!("/sites/{acme}/jira/issues");
+
+    // Learn the lease a holder sets (key and TTL) by watching a real refresh that is slowed down.
+    app.emulator.set_latency("/oauth/token", Duration::from_millis(1200));
+    let page = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url(&issues));
+        async move { client.get(url).send().await.map(|r| r.status()) }
+    });
+    let mut conn = redis_conn(&app);
+    let (mut lease, mut ttl_ms) = (None, 0_i64);
+    let watch_until = Instant::now() + Duration::from_secs(5);
+    while !page.is_finished() && Instant::now() < watch_until {
+        let keys: Vec<String> = redis::cmd("KEYS").arg("threelo:lease:*").query(&mut conn).expect("KEYS");
+        if let Some(key) = keys.into_iter().next() {
+            let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).expect("PTTL");
+            ttl_ms = ttl_ms.max(pttl);
+            lease = Some(key);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(page.await.expect("the page task").expect("the page"), StatusCode::OK);
+    app.emulator.set_latency("/oauth/token", Duration::ZERO);
+    let lease = lease.expect("the refresh took a lease in Redis");
+    assert!(ttl_ms > 0, "the lease has a TTL");
+    // What an instance that crashed right after renewing its lease leaves behind: the full TTL.
+    let crashed_ttl_ms = (ttl_ms + 999) / 1000 * 1000;
+
+    redis::cmd("SET")
+        .arg(&lease)
+        .arg("held-by-a-crashed-instance")
+        .arg("PX")
+        .arg(crashed_ttl_ms)
+        .query::<()>(&mut conn)
+        .expect("SET the lease");
+    let refreshes_before = app.emulator.token_grants("refresh_token");
+    let started = Instant::now();
+    let response = app.get(&issues).await;
+    let waited = started.elapsed();
+    assert_eq!(response.status(), StatusCode::OK, "the page still works (lease TTL {crashed_ttl_ms} ms)");
+    assert!(response.text().await.expect("a body").contains("ACME-"), "the page lists acme's issues");
+    assert_eq!(app.emulator.token_grants("refresh_token"), refreshes_before + 1, "exactly one token request");
+    assert!(waited < Duration::from_secs(10), "a crashed holder stalled the page for {waited:?}");
 }
