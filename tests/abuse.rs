@@ -149,3 +149,40 @@ async fn a_lease_left_by_a_crashed_instance_delays_a_refresh_by_seconds_not_the_
     assert_eq!(app.emulator.token_grants("refresh_token"), refreshes_before + 1, "exactly one token request");
     assert!(waited < Duration::from_secs(10), "a crashed holder stalled the page for {waited:?}");
 }
+
+/// `{"type": kind, "content": [child]}`, built by hand (the `json!` macro would recurse).
+fn adf_node(kind: &str, child: serde_json::Value) -> serde_json::Value {
+    let mut node = serde_json::Map::new();
+    node.insert("type".into(), kind.into());
+    node.insert("content".into(), serde_json::Value::Array(vec![child]));
+    serde_json::Value::Object(node)
+}
+
+/// An ADF doc whose paragraph saying `words` sits inside `levels` levels of `wrap`.
+fn deep_doc(levels: usize, words: &str, wrap: impl Fn(serde_json::Value) -> serde_json::Value) -> serde_json::Value {
+    let mut node = serde_json::json!({"type": "paragraph", "content": [{"type": "text", "text": words}]});
+    for _ in 0..levels {
+        node = wrap(node);
+    }
+    let mut doc = adf_node("doc", node);
+    doc["version"] = 1.into();
+    doc
+}
+
+#[tokio::test]
+async fn an_issue_whose_description_nests_past_the_json_limit_still_shows_its_page_and_text() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let acme = threelo::emulator::Emulator::sites()[0].cloud_id;
+    let lists = deep_doc(31, "words inside 31 lists", |n| adf_node("bulletList", adf_node("listItem", n)));
+    let quotes = deep_doc(63, "words inside 63 quotes", |n| adf_node("blockquote", n));
+    for (key, doc, words) in [("ACME-1", lists, "words inside 31 lists"), ("ACME-2", quotes, "words inside 63 quotes")]
+    {
+        app.emulator.set_issue_description(key, doc);
+        let response = app.get(&format!("/sites/{acme}/jira/issues/{key}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{key}'s page");
+        let page = response.text().await.expect("a body");
+        assert!(page.contains(words), "the description's text, flattened past the cap:\n{page}");
+        assert!(page.contains("<h1") && page.contains(key), "the rest of the page:\n{page}");
+    }
+}
