@@ -18,6 +18,7 @@ pub mod pages;
 pub mod proxy;
 pub mod render;
 pub mod security_headers;
+pub mod server_limits;
 pub mod session;
 pub mod session_index;
 pub mod startup;
