@@ -287,8 +287,10 @@ impl ResponseError for RenderedPage {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response =
-            HttpResponse::build(self.status).content_type("text/html; charset=utf-8").body(self.html.clone());
+        let mut response = HttpResponse::build(self.status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(self.html.clone());
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

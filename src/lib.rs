@@ -20,6 +20,7 @@ pub mod pages;
 pub mod random;
 pub mod render;
 pub mod security_headers;
+pub mod server_limits;
 pub mod session;
 pub mod startup;
 pub mod store;

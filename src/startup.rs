@@ -21,7 +21,7 @@ use crate::session::{KvSessionStore, SessionIndex, Sessions, session_cookie_name
 use crate::store::{Kv, redis_pool};
 use crate::tokens::{KeyRing, Refresher, TokenStore};
 use crate::urls::Urls;
-use crate::{auth, health, metrics, pages, telemetry};
+use crate::{auth, health, metrics, pages, server_limits, telemetry};
 
 /// Where sessions and token records live.
 #[derive(Clone, Debug)]
@@ -95,8 +95,9 @@ impl Application {
             };
             let prefix = settings.public_url.prefix().to_owned();
             // Middleware runs outside-in in the reverse order of `wrap`:
-            // log_requests -> head_as_get -> security headers -> render_error_pages -> (pages only)
-            // session -> handler. Error
+            // log_requests -> head_as_get -> security headers -> limit_requests ->
+            // render_error_pages -> (pages only) session -> handler. limit_requests refuses an
+            // oversized head or a stalled body before any page or Redis work. Error
             // pages sit outside the session layer so that a failing session store still gets a
             // designed 503 page; security headers wrap them so error pages carry them too; the
             // request log sits outside everything so it records the status the browser got.
@@ -141,10 +142,16 @@ impl Application {
                 )
                 .default_service(web::to(not_found))
                 .wrap(from_fn(render_error_pages))
+                .wrap(from_fn(server_limits::limit_requests))
                 .wrap(from_fn(add_security_headers))
                 .wrap(from_fn(head_as_get))
                 .wrap(from_fn(telemetry::log_requests))
         })
+        // What one client may hold of the server: see server_limits.
+        .client_request_timeout(server_limits::HEAD_TIMEOUT)
+        .client_disconnect_timeout(server_limits::DISCONNECT_TIMEOUT)
+        .keep_alive(server_limits::KEEP_ALIVE)
+        .max_connections(server_limits::MAX_CONNECTIONS_PER_WORKER)
         .listen(listener)?
         .shutdown_timeout(10)
         .run();

@@ -24,6 +24,8 @@ pub(crate) struct State {
     pub(crate) log: Vec<LoggedRequest>,
     /// Every secret handed out, so tests can look for leaks.
     pub(crate) issued: Vec<String>,
+    /// Descriptions that replace a seed issue's (by issue key), e.g. hostile ADF for tests.
+    pub(crate) descriptions: HashMap<String, serde_json::Value>,
 }
 
 /// An authorization code, bound to what the consent was given for.
@@ -87,6 +89,7 @@ impl State {
             latency: Vec::new(),
             log: Vec::new(),
             issued,
+            descriptions: HashMap::new(),
         }
     }
 

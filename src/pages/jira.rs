@@ -11,7 +11,7 @@ use crate::ids::{IssueKey, PageToken};
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::issue_row::{IssueRow, short_time};
 use crate::pages::{Chrome, html};
-use crate::render::adf_to_html;
+use crate::render::adf_json_to_html;
 use crate::urls::Urls;
 
 /// Issues per page of the list.
@@ -113,7 +113,7 @@ pub async fn issue(
         ("Created", name(Some(short_time(fields.created.as_deref())))),
         ("Updated", name(Some(short_time(fields.updated.as_deref())))),
     ];
-    let description_html = fields.description.as_ref().map(adf_to_html).unwrap_or_default();
+    let description_html = fields.description.as_deref().map(|raw| adf_json_to_html(raw.get())).unwrap_or_default();
     html(IssuePage {
         urls: &urls,
         chrome: Chrome::new(user.session_data(), Some(cloud_id.as_str())),
