@@ -17,7 +17,7 @@ use crate::error::{AppError, render_error_pages};
 use crate::head::head_as_get;
 use crate::metrics::Metrics;
 use crate::security_headers::add_security_headers;
-use crate::session::{KvSessionStore, SessionIndex, Sessions, session_cookie_name};
+use crate::session::{KvSessionStore, SessionIndex, SessionKeys, Sessions, session_cookie_name};
 use crate::store::{Kv, redis_pool};
 use crate::tokens::{KeyRing, Refresher, TokenStore};
 use crate::urls::Urls;
@@ -58,7 +58,7 @@ impl Application {
             Storage::Redis(url) => Kv::Redis(redis_pool(&url)?),
             Storage::Memory => Kv::memory(),
         };
-        let session_store = KvSessionStore::new(kv.clone());
+        let session_store = KvSessionStore::new(kv.clone(), SessionKeys::new(settings.session_secret_bytes()));
         let key = Key::try_from(settings.session_secret_bytes())
             .map_err(|_| anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes"))?;
         let metrics = Arc::new(Metrics::default());

@@ -213,6 +213,22 @@ async fn signing_out_everywhere_else_ends_the_other_browser_but_not_this_one() {
 }
 
 #[tokio::test]
+async fn a_session_ended_from_another_browser_leaves_nothing_of_it_in_redis() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let (other, _) = browser_with_jar();
+    assert_eq!(support::sign_in(&other, &app.url("/auth/login")).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.stored_count("threelo:session:"), 2);
+    let csrf = csrf_of(&app.page("/account").await);
+    let ended = app.client.post(app.url("/account/sessions/end-others")).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    // Without the other browser coming back: its state, tokens and index entry are gone now.
+    assert_eq!(app.stored_count("threelo:session:"), 1, "only this browser's session state is left");
+    assert_eq!(app.stored_count("threelo:token:"), 1);
+    assert!(app.is_signed_in().await, "this browser stays");
+}
+
+#[tokio::test]
 async fn one_other_session_can_be_ended_by_itself() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
@@ -438,6 +454,7 @@ async fn an_account_keeps_at_most_fifty_sessions_and_a_new_sign_in_ends_one_beyo
     let newest = clients.last().expect("clients");
     assert!(signed_in_at(newest, &app.url("/")).await, "never the one that just signed in");
     assert_eq!(app.stored_count("threelo:token:"), MAX_SESSIONS_PER_ACCOUNT, "its tokens are gone too");
+    assert_eq!(app.stored_count("threelo:session:"), MAX_SESSIONS_PER_ACCOUNT, "and its session's state");
     let account = newest.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
     assert_eq!(account.matches("name=\"session\"").count(), MAX_SESSIONS_PER_ACCOUNT - 1, "the others listed");
 }
