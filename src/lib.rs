@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod on_behalf;
 pub mod pages;
 pub mod random;
+pub mod rate_limits;
 pub mod render;
 pub mod security_headers;
 pub mod server_limits;

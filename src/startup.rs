@@ -16,6 +16,7 @@ use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
 use crate::head::head_as_get;
 use crate::metrics::Metrics;
+use crate::rate_limits::RateLimits;
 use crate::security_headers::add_security_headers;
 use crate::session::{KvSessionStore, SessionIndex, SessionKeys, Sessions, session_cookie_name};
 use crate::store::{Kv, redis_pool};
@@ -74,6 +75,7 @@ impl Application {
         let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
         let refresher = web::Data::new(Refresher::new(tokens, atlassian.get_ref().clone(), patience));
         let urls = web::Data::new(Urls::new(&settings.public_url));
+        let rate_limits = web::Data::new(RateLimits::new(kv.clone()));
         if let Err(err) = kv.ping().await {
             // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
             tracing::warn!(error = %err, "Redis does not answer yet; pages will answer 503 until it does");
@@ -106,6 +108,7 @@ impl Application {
                 .app_data(worker_atlassian)
                 .app_data(sessions.clone())
                 .app_data(urls.clone())
+                .app_data(rate_limits.clone())
                 .app_data(refresher.clone())
                 .app_data(web::Data::from(metrics.clone()))
                 .app_data(kv.clone())
