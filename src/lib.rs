@@ -14,6 +14,7 @@ pub mod error;
 pub mod head;
 pub mod health;
 pub mod ids;
+pub mod log_throttle;
 pub mod metrics;
 pub mod on_behalf;
 pub mod pages;

@@ -15,6 +15,7 @@ use crate::atlassian::Atlassian;
 use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
 use crate::head::head_as_get;
+use crate::log_throttle::LogThrottle;
 use crate::metrics::Metrics;
 use crate::rate_limits::RateLimits;
 use crate::security_headers::add_security_headers;
@@ -76,6 +77,7 @@ impl Application {
         let refresher = web::Data::new(Refresher::new(tokens, atlassian.get_ref().clone(), patience));
         let urls = web::Data::new(Urls::new(&settings.public_url));
         let rate_limits = web::Data::new(RateLimits::new(kv.clone()));
+        let log_throttle = web::Data::new(LogThrottle::default());
         if let Err(err) = kv.ping().await {
             // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
             tracing::warn!(error = %err, "Redis does not answer yet; pages will answer 503 until it does");
@@ -109,6 +111,7 @@ impl Application {
                 .app_data(sessions.clone())
                 .app_data(urls.clone())
                 .app_data(rate_limits.clone())
+                .app_data(log_throttle.clone())
                 .app_data(refresher.clone())
                 .app_data(web::Data::from(metrics.clone()))
                 .app_data(kv.clone())
