@@ -9,6 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 
+use crate::cause::chain;
 use crate::config::Settings;
 use crate::log_throttle::LogThrottle;
 use crate::metrics::Metrics;
@@ -88,17 +89,6 @@ impl From<actix_session::SessionInsertError> for AppError {
     }
 }
 
-/// `error: cause: cause's cause…`, for the log line.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
-}
 
 /// Where an error page's button goes.
 #[derive(Clone, Copy)]

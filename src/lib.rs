@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod atlassian;
 pub mod auth;
+pub mod cause;
 pub mod cli;
 pub mod client_addr;
 pub mod clock;

@@ -111,7 +111,7 @@ impl OnBehalf {
                 match self.rate_limits.read(account_id).await {
                     Ok(waits) => Mutex::new(waits),
                     Err(err) => {
-                        tracing::warn!(error = %crate::error::chain(&err), "cannot read Atlassian's rate limits");
+                        tracing::warn!(error = %crate::cause::chain(&err), "cannot read Atlassian's rate limits");
                         Mutex::default()
                     }
                 }

@@ -103,7 +103,7 @@ impl RateLimits {
         let ttl = Duration::from_secs((longest - unix_now()).max(1) as u64);
         if let Err(err) = self.kv.hset_ex(&Self::key(account_id), &field, &until.to_string(), ttl).await {
             // This process still remembers; the other instances learn it from their own 429.
-            tracing::warn!(error = %crate::error::chain(&err), "could not share Atlassian's rate limit");
+            tracing::warn!(error = %crate::cause::chain(&err), "could not share Atlassian's rate limit");
         }
     }
 }
