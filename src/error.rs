@@ -89,7 +89,6 @@ impl From<actix_session::SessionInsertError> for AppError {
     }
 }
 
-
 /// Where an error page's button goes.
 #[derive(Clone, Copy)]
 enum Go {

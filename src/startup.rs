@@ -91,7 +91,7 @@ impl Application {
             // workers every other call crossed threads (a wake-up each way). The shared client
             // stays for refreshes; it is also the fallback should a second client not build.
             let worker_atlassian = match Atlassian::new(&settings, metrics.clone()) {
-                Ok(client) => web::Data::new(client),
+                Ok(client) => web::Data::new(client.sharing_gets_with(&atlassian)),
                 Err(err) => {
                     tracing::warn!(error = %err, "no HTTP client of its own for a worker; sharing the first");
                     atlassian.clone()

@@ -237,3 +237,17 @@ async fn the_stylesheet_has_a_fingerprinted_name_and_is_kept_for_a_year() {
     assert_eq!(signed_in_page.headers()["cache-control"], "no-store", "pages are never kept");
     assert_eq!(app.get("/static/app.0000.css").await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn two_tabs_loading_the_dashboard_at_once_share_one_call_per_site() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    // Slow enough that both tabs' calls overlap.
+    app.emulator.set_latency("/ex/jira", std::time::Duration::from_millis(400));
+    let before = app.emulator.count("/ex/jira");
+    let (one, two) = tokio::join!(app.page("/"), app.page("/"));
+    for page in [&one, &two] {
+        assert!(page.contains(SHOWCASE_ISSUE), "both tabs show the issues");
+    }
+    assert_eq!(app.emulator.count("/ex/jira") - before, 2, "one call for each of the two Jira sites");
+}

@@ -56,6 +56,7 @@ pub struct Atlassian {
     api_url: Url,
     oauth: OAuth,
     metrics: Arc<Metrics>,
+    gets: get::GetsInFlight,
 }
 
 impl Atlassian {
@@ -70,7 +71,13 @@ impl Atlassian {
             .user_agent(concat!("threelo/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let oauth = OAuth::new(settings)?;
-        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth, metrics })
+        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth, metrics, gets: Default::default() })
+    }
+
+    /// This client, joining GETs under way with `other`'s (each worker has a client of its own).
+    pub fn sharing_gets_with(mut self, other: &Atlassian) -> Atlassian {
+        self.gets = other.gets.clone();
+        self
     }
 
     /// The OAuth half: authorize URL, code exchange and refresh.
