@@ -1,13 +1,14 @@
-//! The one home of a session's whole life: the cookie and what it holds, pending sign-ins, the
-//! per-account index, the liveness check, the lifetimes, starting one, ending one or the others,
-//! and the cap on sessions per account.
+//! The one home of a session's whole life: the cookie and what it holds, sign-ins in progress (a
+//! sealed cookie of their own, so visitors cost nothing in Redis), the per-account index, the
+//! liveness check, the lifetimes, starting one, ending one or the others, and the cap on sessions
+//! per account.
 //!
 //! Pages and `auth` use [`Sessions`] and the extractors ([`SignedIn`], [`MaybeSignedIn`],
 //! [`CsrfForm`]); nothing outside this module touches the session's keys or the index.
 //!
 //! A session is alive while its token record opens. Ending one deletes the record first (so its
-//! cookie is worthless at once, on every instance) and then its index entry: [`Sessions::end`] is
-//! the one function that does it.
+//! cookie is worthless at once, on every instance), then its index entry and its stored state:
+//! [`Sessions::end`] is the one function that does it.
 
 mod csrf;
 mod extract;
