@@ -179,3 +179,17 @@ async fn a_page_at_the_edge_of_expiry_answers_with_the_old_token_while_one_refre
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.emulator.token_grants("refresh_token"), 1, "exactly one refresh");
 }
+
+#[tokio::test]
+async fn a_refresh_answered_unauthorized_client_ends_the_session_as_a_revoked_grant_does() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    app.emulator.revoke_grants_for_reuse(ALICE);
+    app.emulator.expire_access_tokens();
+    let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    assert!(page.text().await.unwrap().contains("Your Atlassian sign-in has ended"));
+    assert!(app.stored_count("threelo:token:") == 0, "the record is gone");
+    let refused = app.emulator.requests().into_iter().filter(|r| r.path == "/oauth/token" && r.status == 403).count();
+    assert_eq!(refused, 1, "one refresh was tried, and not again");
+}

@@ -165,6 +165,12 @@ impl Emulator {
         self.with(|s| s.revoke_user(login));
     }
 
+    /// Atlassian killed the user's grants for refresh-token reuse: refreshes get 403
+    /// `unauthorized_client` "refresh_token is invalid", access tokens 401.
+    pub fn revoke_grants_for_reuse(&self, login: &str) {
+        self.with(|s| s.revoke_user_for_reuse(login));
+    }
+
     /// The next `times` requests whose path starts with `path_prefix` get `fault`.
     pub fn inject(&self, path_prefix: &str, fault: Fault, times: u32) {
         self.with(|s| s.inject(path_prefix, fault, times));
