@@ -264,9 +264,10 @@ fn log_error(err: &AppError, metrics: Option<&Metrics>) {
     match err {
         AppError::Internal(cause) => tracing::error!("{cause:#}"),
         AppError::SignInMisconfigured(_) => tracing::error!("{}", chain(err)),
-        AppError::Unavailable(_) | AppError::SignInFailed(_) | AppError::UpstreamFailed(_) => {
-            tracing::warn!("{}", chain(err))
-        }
+        // Redis failures are logged by the store, once per interval with a count (store/circuit.rs):
+        // one line per failed request would flood the log during an outage.
+        AppError::Unavailable(_) => tracing::debug!("{}", chain(err)),
+        AppError::SignInFailed(_) | AppError::UpstreamFailed(_) => tracing::warn!("{}", chain(err)),
         _ => tracing::info!("{}", chain(err)),
     }
 }

@@ -19,7 +19,7 @@ use url::Url;
 
 pub use cidr::Cidr;
 pub use public_url::PublicUrl;
-pub use redis_url::RedisUrl;
+pub use redis_url::{Nodes, RedisTopology, RedisUrl, SentinelTarget};
 pub use sources::{KEYS, RawConfig, SECRET_KEYS, env_name};
 pub use token_keys::{TokenKey, TokenKeys};
 
