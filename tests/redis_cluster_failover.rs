@@ -12,10 +12,10 @@ use threelo_emulator::seed::ids::ALICE;
 async fn killing_the_primary_of_the_session_gives_503s_then_the_same_session_again() {
     let mut cluster = Cluster::start();
     let app = Instance::spawn(&cluster.url()).await;
-    let (client, _) = app.signed_in_browser(ALICE).await;
+    let (client, jar) = app.signed_in_browser(ALICE).await;
     cluster.replicate();
     let sessions = cluster.keys("threelo:session:");
     assert_eq!(sessions.len(), 1, "one session: {sessions:?}");
     let owner = cluster.primary_of(&sessions[0]);
-    failover_under_a_polling_client(&app, client, || cluster.nodes[owner].kill()).await;
+    failover_under_a_polling_client(&app, client, jar, || cluster.nodes[owner].kill()).await;
 }

@@ -139,5 +139,12 @@ async fn restarting_both_instances_in_turn_behind_nginx_under_load_fails_no_requ
     }
     eprintln!("rolling restart: {ok} requests answered 200, {} failed", failed.len());
     assert!(ok > 50, "the load really ran: {ok}");
-    assert!(failed.is_empty(), "{} of {} requests failed: {:?}\n{}", failed.len(), ok as usize + failed.len(), &failed[..failed.len().min(10)], nginx.error_log());
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}\n{}",
+        failed.len(),
+        ok as usize + failed.len(),
+        &failed[..failed.len().min(10)],
+        nginx.error_log()
+    );
 }

@@ -166,21 +166,34 @@ impl RedisPool {
                 let client = self.master(generation).await?;
                 match client.get_multiplexed_async_connection_with_config(&self.0.config).await {
                     Ok(connection) => Conn::Single(connection),
-                    Err(err) => {
+                    Err(_) => {
+                        // The primary we knew is gone (an instance idle through a failover finds
+                        // out only now): ask the Sentinels at once rather than fail this call.
                         self.ask_sentinels_again(generation);
-                        return Err(StoreError::Connect(err));
+                        let generation = self.0.generation.load(Ordering::Acquire);
+                        let client = self.master(generation).await?;
+                        let connection = client
+                            .get_multiplexed_async_connection_with_config(&self.0.config)
+                            .await
+                            .map_err(StoreError::Connect)?;
+                        return Ok(self.keep(generation, Conn::Single(connection)));
                     }
                 }
             }
             Target::Cluster(client) => Conn::Cluster(client.get_async_connection().await.map_err(StoreError::Connect)?),
         };
+        Ok(self.keep(generation, connection))
+    }
+
+    /// Makes `connection` this thread's connection; returns it with its id.
+    fn keep(&self, generation: u64, connection: Conn) -> (u64, Conn) {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         CONNECTIONS.with_borrow_mut(|all| {
             // Connections of dropped clients (an app that stopped) go too.
             all.retain(|c| c.redis.strong_count() > 0 && !self.is(&c.redis));
             all.push(Cached { redis: Arc::downgrade(&self.0), id, generation, connection: connection.clone() });
         });
-        Ok((id, connection))
+        (id, connection)
     }
 
     /// The primary's client for `generation`, asking the Sentinels when there is none yet. One

@@ -40,7 +40,8 @@ impl RedisServer {
     /// Starts redis-server, failing loudly when it is not installed.
     pub fn start() -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir for redis");
-        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: None, password: None, rules: None };
+        let mut server =
+            RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: None, password: None, rules: None };
         server.spawn();
         server
     }
@@ -102,7 +103,8 @@ impl RedisServer {
             assert!(made.is_ok_and(|s| s.success()), "openssl (needed for the TLS test) failed: openssl {args:?}");
         }
         let ca = dir.path().join("ca.pem");
-        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: Some(ca), password: None, rules: None };
+        let mut server =
+            RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: Some(ca), password: None, rules: None };
         server.spawn();
         server
     }

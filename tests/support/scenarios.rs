@@ -114,8 +114,16 @@ pub async fn refresh_storm_over_two_instances(redis_url: &str) {
 }
 
 /// Polls a signed-in page every 100 ms while `kill` takes the primary away: only 200s and 503s,
-/// the same cookie gets a 200 again within 15 s, and a new sign-in works after.
-pub async fn failover_under_a_polling_client(app: &Instance, client: reqwest::Client, kill: impl FnOnce()) {
+/// the same cookie gets a 200 again within 15 s, and a new sign-in works after. Then the token
+/// expires and 20 requests over this instance and a sibling (started before the failover, so it
+/// had to follow it too) refresh it exactly once.
+pub async fn failover_under_a_polling_client(
+    app: &Instance,
+    client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    kill: impl FnOnce(),
+) {
+    let sibling = app.sibling().await;
     let url = app.url(&acme_issues());
     let poll = |client: reqwest::Client, url: String| async move {
         let answer = tokio::time::timeout(Duration::from_secs(10), client.get(url).send())
@@ -159,6 +167,23 @@ pub async fn failover_under_a_polling_client(app: &Instance, client: reqwest::Cl
     let (fresh, _) = app.signed_in_browser(BOB).await;
     let page = fresh.get(app.url("/")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK, "a new sign-in works after the failover");
+
+    let refreshes = app.emulator.token_grants("refresh_token");
+    app.emulator.expire_access_tokens();
+    let origin = reqwest::Url::parse(&app.url("/")).expect("URL");
+    let cookie = jar.cookies(&origin).and_then(|v| v.to_str().ok().map(str::to_owned)).expect("a session cookie");
+    let requests = (0..20).map(|n| {
+        let base = if n % 2 == 0 { app.address.clone() } else { sibling.clone() };
+        let (client, cookie) = (browser(), cookie.clone());
+        async move {
+            let answer = client.get(format!("{base}{}", acme_issues())).header(COOKIE, cookie).send().await.unwrap();
+            (base, answer.status(), answer.text().await.unwrap_or_default())
+        }
+    });
+    for (base, status, body) in join_all(requests).await {
+        assert_eq!(status, StatusCode::OK, "{base} serves the session after the failover: {body:.400}");
+    }
+    assert_eq!(app.emulator.token_grants("refresh_token") - refreshes, 1, "one refresh after the failover");
 }
 
 /// `threelo check-config` with `redis_url`: (exit code, stdout, stderr).

@@ -87,6 +87,7 @@ impl Node {
         match self.query(args) {
             Ok(redis::Value::BulkString(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
             Ok(redis::Value::SimpleString(text)) => text,
+            Ok(redis::Value::Okay) => "OK".to_owned(),
             Ok(redis::Value::VerbatimString { text, .. }) => text,
             other => format!("{other:?}"),
         }
