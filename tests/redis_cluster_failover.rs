@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::scenarios::{Instance, failover_under_a_polling_client};
+use support::scenarios::{Instance, acme_issues, failover_under_a_polling_client};
 use support::topology::Cluster;
 use threelo_emulator::seed::ids::ALICE;
 
@@ -13,6 +13,17 @@ async fn killing_the_primary_of_the_session_gives_503s_then_the_same_session_aga
     let mut cluster = Cluster::start();
     let app = Instance::spawn(&cluster.url()).await;
     let (client, jar) = app.signed_in_browser(ALICE).await;
+    // Before the failover: a signed-in page costs at most 2 Redis commands on a cluster too (the
+    // session and its token record), measured on the primaries around 50 page views.
+    client.get(app.url(&acme_issues())).send().await.unwrap();
+    cluster.reset_stats();
+    for _ in 0..50 {
+        assert_eq!(client.get(app.url(&acme_issues())).send().await.unwrap().status(), 200);
+    }
+    let commands = cluster.commands_since_reset();
+    eprintln!("cluster: {commands} Redis commands for 50 signed-in pages");
+    assert!(commands <= 100, "{commands} Redis commands for 50 pages: more than 2 a page");
+    assert!(commands >= 50, "{commands} Redis commands for 50 pages: the count missed some");
     cluster.replicate();
     let sessions = cluster.keys("threelo:session:");
     assert_eq!(sessions.len(), 1, "one session: {sessions:?}");

@@ -207,6 +207,33 @@ impl Cluster {
         keys
     }
 
+    /// Zeroes every node's command statistics.
+    pub fn reset_stats(&self) {
+        for node in self.nodes.iter().filter(|n| n.is_running()) {
+            let _ = node.query(&["CONFIG", "RESETSTAT"]);
+        }
+    }
+
+    /// Commands the primaries ran since [`Cluster::reset_stats`] (what clients sent; replicas
+    /// apply the same writes again, so they are not counted), without the test's own and the
+    /// cluster client's slot-map questions.
+    pub fn commands_since_reset(&self) -> u64 {
+        let mut total = 0;
+        for node in self.nodes.iter().filter(|n| n.is_running() && n.text(&["ROLE"]).contains("master")) {
+            for line in node.text(&["INFO", "commandstats"]).lines() {
+                let Some((name, rest)) = line.strip_prefix("cmdstat_").and_then(|l| l.split_once(':')) else {
+                    continue;
+                };
+                if ["config", "info", "cluster", "role", "keys", "wait"].iter().any(|own| name.starts_with(own)) {
+                    continue;
+                }
+                let calls = rest.split(',').find_map(|f| f.strip_prefix("calls=")).and_then(|c| c.parse::<u64>().ok());
+                total += calls.unwrap_or(0);
+            }
+        }
+        total
+    }
+
     /// Waits until the replicas have every write their primaries acknowledged.
     pub fn replicate(&self) {
         for node in self.nodes.iter().filter(|n| n.is_running()) {
