@@ -74,7 +74,7 @@ impl Cli {
                 gen_secret();
                 Ok(())
             }
-            Command::CheckConfig => return check_config(file),
+            Command::CheckConfig => return check_config(file).await,
             Command::Demo => demo::run(file).await,
             Command::Serve => serve(file).await,
         };
@@ -114,7 +114,7 @@ fn gen_secret() {
     print_ignoring_closed_pipe(&mut std::io::stdout(), &text);
 }
 
-fn check_config(file: Option<&std::path::Path>) -> i32 {
+async fn check_config(file: Option<&std::path::Path>) -> i32 {
     match Settings::load(Mode::Serve, file) {
         Err(ConfigError(problems)) => {
             let mut report = format!("threelo: the configuration has {} problem(s):\n", problems.len());
@@ -134,6 +134,27 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
             1
         }
         Ok(settings) => {
+            let redis = settings.redis_url_or_default();
+            // Connecting tells a wrong URL (unknown master, not a cluster, refused password) from a
+            // Redis that is merely down now: only the first is an error, since `serve` starts and
+            // waits for a Redis that comes up later (systemd runs this before every start).
+            let (redis_check, redis_wrong) = match crate::store::check(&redis).await {
+                Ok(fine) => (fine, None),
+                Err((true, wrong)) => (format!("WRONG: {wrong}"), Some(wrong)),
+                Err((false, down)) => {
+                    (format!("not reachable now ({down}); `serve` starts anyway and waits for it"), None)
+                }
+            };
+            if let Some(wrong) = redis_wrong {
+                let report = format!(
+                    "threelo: the configuration has 1 problem(s):\n  - THREELO_REDIS_URL ({}, {}): {wrong}\n",
+                    redis.masked(),
+                    redis.mode()
+                );
+                print_ignoring_closed_pipe(&mut std::io::stderr(), &report);
+                return 1;
+            }
+            let proxies: Vec<String> = settings.trusted_proxies.iter().map(|c| c.to_string()).collect();
             let report = format!(
                 "Configuration OK.
   public URL:    {public}
@@ -141,22 +162,38 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
                  (register exactly this in Atlassian's developer console:
                   your app > Authorization > OAuth 2.0 (3LO) > Callback URL)
   listen:        {listen}
+  metrics:       {metrics}
+  trusted proxies: {proxies}
+  log format:    {log_format}
   client id:     {client_id}
   scopes:        {scopes}
   auth server:   {auth}
   API gateway:   {api}
-  Redis:         {redis}
+  Redis:         {redis_url}
+  Redis mode:    {redis_mode}
+  Redis check:   {redis_check}
   token keys:    {keys} (the first seals new records)
   sessions:      idle timeout {idle}s, lifetime {lifetime}s
 ",
                 public = settings.public_url,
                 callback = settings.public_url.callback_url(),
                 listen = settings.listen,
+                metrics = match settings.metrics_listen {
+                    Some(address) => format!("http://{address}/metrics (not on the public address)"),
+                    None => format!("{}/metrics on the public address (block it at the proxy)", settings.public_url),
+                },
+                proxies = if proxies.is_empty() {
+                    "none (forwarding headers are ignored)".to_owned()
+                } else {
+                    proxies.join(", ")
+                },
+                log_format = format!("{:?}", settings.log_format).to_lowercase(),
                 client_id = settings.client_id,
                 scopes = settings.scopes.join(" "),
                 auth = settings.auth_url,
                 api = settings.api_url,
-                redis = settings.redis_url_or_default().masked(),
+                redis_url = redis.masked(),
+                redis_mode = redis.mode(),
                 keys = settings.token_keys.key_ids().join(", "),
                 idle = settings.session.idle_timeout.as_secs(),
                 lifetime = settings.session.lifetime.as_secs(),
@@ -173,7 +210,7 @@ async fn serve(file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let redis = settings.redis_url_or_default();
     let (listen, public) = (settings.listen, settings.public_url.clone());
     let app = Application::build(settings, Storage::Redis(redis.clone())).await?;
-    tracing::info!(%listen, public_url = %public, redis = %redis.masked(), "threelo is serving");
+    tracing::info!(%listen, public_url = %public, redis = %redis.masked(), redis_mode = %redis.mode(), "threelo is serving");
     app.run().await?;
     Ok(())
 }

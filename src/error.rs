@@ -253,7 +253,6 @@ fn log_error(err: &AppError, metrics: Option<&Metrics>, throttle: Option<&LogThr
         metrics.redis_error();
     }
     let repeated = match err {
-        AppError::Unavailable(_) => Some("storage unavailable"),
         AppError::UpstreamFailed(_) => Some("Atlassian failing"),
         AppError::SignInFailed(_) => Some("sign-in failing"),
         _ => None,
@@ -266,6 +265,8 @@ fn log_error(err: &AppError, metrics: Option<&Metrics>, throttle: Option<&LogThr
     match err {
         AppError::Internal(cause) => tracing::error!("{cause:#}"),
         AppError::SignInMisconfigured(_) => tracing::error!("{}", chain(err)),
+        // Redis failures are logged by the store, once per interval with a count (store/circuit.rs).
+        AppError::Unavailable(_) => tracing::debug!("{}", chain(err)),
         _ => tracing::info!("{}", chain(err)),
     }
 }

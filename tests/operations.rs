@@ -127,8 +127,18 @@ async fn a_redis_outage_gives_503s_and_recovery_keeps_everyone_signed_in() {
     assert!(metric(&metrics, "threelo_redis_errors_total") >= 1, "{metrics}");
 
     app.redis.start_again();
-    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK, "the app recovers by itself");
+    // After a failure Redis is left alone for a moment (the circuit), then asked again.
+    ready_within(&app, Duration::from_secs(5)).await;
     assert!(app.is_signed_in().await, "the session survived the outage");
+}
+
+/// Waits until `/readyz` answers 200: the app recovers by itself, within `bound`.
+async fn ready_within(app: &TestApp, bound: Duration) {
+    let start = Instant::now();
+    while app.get("/readyz").await.status() != StatusCode::OK {
+        assert!(start.elapsed() < bound, "the app did not recover within {bound:?} of Redis answering again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
@@ -147,8 +157,58 @@ async fn a_redis_that_stops_answering_gives_503s_and_the_app_recovers_when_it_an
     }
     app.redis.thaw();
     // The connections that timed out were dropped; fresh ones serve the same session.
+    ready_within(&app, Duration::from_secs(5)).await;
     assert!(app.is_signed_in().await, "the session survived");
     assert_eq!(app.get(&acme_issues()).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn while_redis_stalls_requests_fail_fast_and_the_failure_is_logged_once_with_a_count() {
+    let redis = RedisServer::start();
+    let emulator = start_emulator().await;
+    let port = free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    emulator.add_redirect_uri(&format!("{address}/auth/callback"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_threelo"));
+    command.envs(env_for(&address, &emulator, Some(&redis))).env("THREELO_LISTEN", format!("127.0.0.1:{port}"));
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let child = command.arg("serve").stdout(Stdio::null()).stderr(log.reopen().unwrap()).spawn().unwrap();
+    let _running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{address}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "serve did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (client, _) = browser_with_jar();
+    support::sign_in(&client, &format!("{address}/auth/login")).await;
+
+    redis.freeze();
+    // 40 page views one after another. Waiting the whole 2 s deadline each would take 80 s; with
+    // the circuit only about one call per second waits. The bound is generous, not a speed check.
+    let start = Instant::now();
+    for _ in 0..40 {
+        let page = tokio::time::timeout(Duration::from_secs(20), client.get(format!("{address}/")).send())
+            .await
+            .expect("no hang")
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(30), "40 pages took {took:?} while Redis stalled: no failing fast");
+    redis.thaw();
+    let recovered = Instant::now();
+    while !support::signed_in_at(&client, &format!("{address}/")).await {
+        assert!(recovered.elapsed() < Duration::from_secs(5), "not recovered within 5 s of Redis answering");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains("\"level\":\"WARN\"")).collect();
+    let about_redis: Vec<&&str> = warnings.iter().filter(|l| l.contains("Redis is failing")).collect();
+    assert!(!about_redis.is_empty(), "the outage is logged: {text}");
+    assert!(warnings.len() <= 3, "a handful of WARN lines, not one per request: {warnings:#?}");
+    assert!(text.contains("failed_calls"), "with a count of the calls that failed: {text}");
+    assert!(text.contains("Redis answers again"), "and the recovery: {text}");
 }
 
 /// Kills the child when the test ends, however it ends.

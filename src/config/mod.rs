@@ -19,7 +19,7 @@ use url::Url;
 
 pub use cidr::Cidr;
 pub use public_url::PublicUrl;
-pub use redis_url::RedisUrl;
+pub use redis_url::{Nodes, RedisTopology, RedisUrl, SentinelTarget};
 pub use sources::{KEYS, RawConfig, SECRET_KEYS, env_name};
 pub use token_keys::{TokenKey, TokenKeys};
 
@@ -113,7 +113,10 @@ impl Settings {
             problems.check("metrics_listen", raw.get("metrics_listen").map(|v| parse_listen(Some(v))).transpose());
 
         let demo = mode == Mode::Demo;
-        let client_id = problems.check("client_id", required_unless(demo, &raw, "client_id", "threelo-demo"));
+        let client_id = problems.check(
+            "client_id",
+            required_unless(demo, &raw, "client_id", "threelo-demo").and_then(|id| not_a_placeholder(&id).map(|()| id)),
+        );
         let client_secret =
             problems.check("client_secret", required_unless(demo, &raw, "client_secret", &random_b64(32)));
         let session_secret = problems.check(
@@ -206,6 +209,16 @@ fn required_unless(demo: bool, raw: &RawConfig, key: &str, demo_value: &str) -> 
         None if demo => Ok(demo_value.to_owned()),
         None => Err(missing(key)),
     }
+}
+
+/// The example env file's `replace-with-your-client-id` (and the like) is not a client id.
+fn not_a_placeholder(value: &str) -> Result<(), String> {
+    if value.starts_with("replace-with") || value.contains("your-client-id") {
+        return Err(format!(
+            "`{value}` is the example's placeholder; copy the Client ID from your app's Settings page in Atlassian's developer console"
+        ));
+    }
+    Ok(())
 }
 
 fn list(value: Option<&str>, separator: char) -> Vec<&str> {

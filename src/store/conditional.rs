@@ -126,3 +126,18 @@ impl Kv {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a Redis Cluster a script may only touch keys of one slot. Each of ours touches exactly
+    /// one key, so it runs on a cluster without hash tags; a second key would need one.
+    #[test]
+    fn every_script_touches_exactly_one_key() {
+        for script in [SET_IF_ABSENT_OR_OURS, REPLACE_IF_PREFIX, EXPIRE_IF_EQUAL, DELETE_IF_EQUAL] {
+            assert!(script.contains("KEYS[1]"), "{script}");
+            assert!(!script.contains("KEYS[2]") && !script.contains("#KEYS"), "{script}");
+        }
+    }
+}

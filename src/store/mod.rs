@@ -4,18 +4,21 @@
 //! Every Redis call has a short deadline, so an outage turns into a quick, clear error instead of
 //! a request that hangs.
 
+mod circuit;
 mod conditional;
 mod connection;
 mod memory;
+mod sentinel;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use redis::aio::MultiplexedConnection;
 
-pub use connection::{RedisPool, redis_pool};
+pub use circuit::{OPEN_FOR, REPORT_EVERY};
+pub use connection::{Conn, RedisPool, check, redis_pool};
 pub use memory::{Change, MemoryKv};
+pub use sentinel::SentinelError;
 
 /// How long one Redis command (including getting a connection) may take.
 pub const REDIS_DEADLINE: Duration = Duration::from_secs(2);
@@ -29,6 +32,12 @@ pub const KEY_PREFIX: &str = "threelo:";
 pub enum StoreError {
     #[error("the Redis URL cannot be used")]
     Url(#[source] redis::RedisError),
+    #[error("the Redis URL cannot be used: {0}")]
+    Config(String),
+    #[error("no Redis primary")]
+    Sentinel(#[source] SentinelError),
+    #[error("Redis failed moments ago; it is asked again shortly")]
+    CircuitOpen,
     #[error("no connection to Redis")]
     Connect(#[source] redis::RedisError),
     #[error("a Redis command failed")]
@@ -69,7 +78,7 @@ impl Kv {
     /// time says "not replaced"); callers re-read where that matters (`tokens/refresh.rs`).
     pub(crate) async fn redis_call<T, F, Fut>(pool: &RedisPool, call: F) -> Result<T, StoreError>
     where
-        F: Fn(MultiplexedConnection) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         pool.run(call).await

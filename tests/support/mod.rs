@@ -6,6 +6,8 @@
 pub mod browser;
 pub mod nginx;
 pub mod redis;
+pub mod scenarios;
+pub mod topology;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -207,7 +209,7 @@ impl TestApp {
 }
 
 /// Builds the app from `env` on `listener` and runs it in the background.
-async fn launch(listener: TcpListener, env: &[(String, String)], emulator: &Emulator) {
+pub async fn launch(listener: TcpListener, env: &[(String, String)], emulator: &Emulator) {
     let settings = settings_from(env.to_vec(), &[]);
     emulator.add_redirect_uri(&settings.public_url.callback_url());
     let storage = Storage::Redis(settings.redis_url_or_default());

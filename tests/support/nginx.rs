@@ -17,6 +17,13 @@ impl Nginx {
     /// Proxies `http://127.0.0.1:<port>{prefix}/` to the app at `upstream` (host:port), forwarding the
     /// path unchanged and appending to X-Forwarded-For, as the deployment docs say.
     pub fn start(prefix: &str, upstream: &str) -> Nginx {
+        Nginx::start_pool(prefix, &[upstream.to_owned()], "", "")
+    }
+
+    /// Proxies `{prefix}/` to every instance in `upstreams`, each `server` line with `params`
+    /// (e.g. `max_fails=0`), and `location_extra` in the location (e.g. `proxy_next_upstream`).
+    pub fn start_pool(prefix: &str, upstreams: &[String], params: &str, location_extra: &str) -> Nginx {
+        let servers: String = upstreams.iter().map(|u| format!("server {u} {params}; ")).collect();
         let dir = tempfile::tempdir().expect("temp dir for nginx");
         let port = free_port();
         let d = dir.path().display();
@@ -35,7 +42,7 @@ http {{
   fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
-  upstream threelo {{ server {upstream}; keepalive 8; }}
+  upstream threelo {{ {servers}keepalive 8; }}
   server {{
     listen 127.0.0.1:{port};
     location {prefix}/ {{
@@ -46,6 +53,7 @@ http {{
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Request-Id $request_id;
+      {location_extra}
     }}
   }}
 }}

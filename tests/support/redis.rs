@@ -13,6 +13,8 @@ pub struct RedisServer {
     tls_cert: Option<std::path::PathBuf>,
     /// Set for a server that requires this ACL user (`app`) password.
     password: Option<String>,
+    /// The ACL rules of user `app` (all commands and keys unless set).
+    rules: Option<Vec<String>>,
 }
 
 /// A port that was free a moment ago, and that no other test of this process was given: the
@@ -38,7 +40,8 @@ impl RedisServer {
     /// Starts redis-server, failing loudly when it is not installed.
     pub fn start() -> RedisServer {
         let dir = tempfile::tempdir().expect("temp dir for redis");
-        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: None, password: None };
+        let mut server =
+            RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: None, password: None, rules: None };
         server.spawn();
         server
     }
@@ -100,7 +103,8 @@ impl RedisServer {
             assert!(made.is_ok_and(|s| s.success()), "openssl (needed for the TLS test) failed: openssl {args:?}");
         }
         let ca = dir.path().join("ca.pem");
-        let mut server = RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: Some(ca), password: None };
+        let mut server =
+            RedisServer { child: None, port: free_port(), _dir: dir, tls_cert: Some(ca), password: None, rules: None };
         server.spawn();
         server
     }
@@ -114,6 +118,23 @@ impl RedisServer {
             _dir: dir,
             tls_cert: None,
             password: Some(password.to_owned()),
+            rules: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts redis-server whose user `app` (password `password`) may do only what `rules` allow
+    /// (ACL rules such as `~threelo:*`, `+get`), and no default user.
+    pub fn start_with_rules(password: &str, rules: &[&str]) -> RedisServer {
+        let dir = tempfile::tempdir().expect("temp dir for redis");
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            _dir: dir,
+            tls_cert: None,
+            password: Some(password.to_owned()),
+            rules: Some(rules.iter().map(|r| r.to_string()).collect()),
         };
         server.spawn();
         server
@@ -129,7 +150,11 @@ impl RedisServer {
         command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]).arg("--dir").arg(self._dir.path());
         if let Some(password) = &self.password {
             let secret = format!(">{password}");
-            command.args(["--user", "default", "off", "--user", "app", "on", &secret, "~*", "&*", "+@all"]);
+            command.args(["--user", "default", "off", "--user", "app", "on", &secret]);
+            match &self.rules {
+                Some(rules) => command.args(rules),
+                None => command.args(["~*", "&*", "+@all"]),
+            };
         }
         match &self.tls_cert {
             None => command.args(["--port", &self.port.to_string()]),
