@@ -143,7 +143,7 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
   listen:        {listen}
   client id:     {client_id}
   scopes:        {scopes}
-  auth server:   {auth}
+{features}  auth server:   {auth}
   API gateway:   {api}
   Redis:         {redis}
   token keys:    {keys} (the first seals new records)
@@ -154,6 +154,7 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
                 listen = settings.listen,
                 client_id = settings.client_id,
                 scopes = settings.scopes.join(" "),
+                features = features(&settings.scopes),
                 auth = settings.auth_url,
                 api = settings.api_url,
                 redis = settings.redis_url_or_default().masked(),
@@ -165,6 +166,18 @@ fn check_config(file: Option<&std::path::Path>) -> i32 {
             0
         }
     }
+}
+
+/// Which optional features the scopes turn on, one line each, for `check-config`.
+fn features(scopes: &[String]) -> String {
+    let mut out = String::new();
+    for (scope, feature) in crate::atlassian::OPTIONAL_SCOPES {
+        let on = scopes.iter().any(|s| s == scope);
+        let state = if on { "on " } else { "off" };
+        let hint = if on { "" } else { " (add it to THREELO_SCOPES and to the app in the developer console)" };
+        out.push_str(&format!("  feature {state}:   {feature}: {scope}{hint}\n"));
+    }
+    out
 }
 
 async fn serve(file: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -115,6 +115,7 @@ impl Application {
                         .service(health::healthz)
                         .service(health::readyz)
                         .service(pages::stylesheet)
+                        .service(pages::favicon_ico)
                         .configure(|scope| {
                             // On the public port unless it has an address of its own.
                             if !metrics_elsewhere {
@@ -126,7 +127,11 @@ impl Application {
                                 .service(pages::home::home)
                                 .service(pages::sites::sites)
                                 .service(pages::jira::issues)
-                                .service(pages::jira::issue)
+                                .service(pages::issue::issue)
+                                .service(pages::issue_actions::add_comment)
+                                .service(pages::issue_actions::transition)
+                                .service(pages::issue_actions::assign_to_me)
+                                .service(pages::search::search)
                                 .service(pages::confluence::spaces)
                                 .service(pages::confluence::page)
                                 .service(pages::account::account)
@@ -135,6 +140,7 @@ impl Application {
                                 .service(auth::login)
                                 .service(auth::callback::callback)
                                 .service(auth::logout)
+                                .service(auth::consent)
                                 .default_service(web::to(not_found))
                                 .wrap(session_middleware(&settings, session_store.clone(), key.clone())),
                         ),
