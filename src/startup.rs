@@ -141,7 +141,7 @@ impl Application {
                                 .service(auth::callback::callback)
                                 .service(auth::logout)
                                 .service(auth::consent)
-                                .default_service(web::to(not_found))
+                                .default_service(web::to(not_found_here))
                                 .wrap(session_middleware(&settings, session_store.clone(), key.clone())),
                         ),
                 )
@@ -184,6 +184,11 @@ impl Application {
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// A 404 under the session layer: asking who is signed in lets the error page keep their header.
+async fn not_found_here(_visitor: crate::session::MaybeSignedIn) -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 
