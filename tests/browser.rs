@@ -391,7 +391,10 @@ impl Scene {
     async fn assert_no_sideways_scroll(&self, page: &str, width: u32) {
         let (document, window) = self.browser.widths().await;
         let window = window.min(f64::from(width));
-        assert!(document <= window, "{page} scrolls sideways: the document is {document} px wide, the window {window} px");
+        assert!(
+            document <= window,
+            "{page} scrolls sideways: the document is {document} px wide, the window {window} px"
+        );
     }
 }
 
@@ -470,7 +473,8 @@ async fn no_page_scrolls_sideways_on_a_phone_and_each_is_pictured_at_both_widths
                 let script = "return ['article.description', 'aside.issue-side']
                     .map((css) => document.querySelector(css).getBoundingClientRect().width);";
                 let value = browser.client().execute(script, vec![]).await.expect("the columns' widths");
-                let narrowest = value.as_array().expect("widths").iter().filter_map(|w| w.as_f64()).fold(f64::MAX, f64::min);
+                let narrowest =
+                    value.as_array().expect("widths").iter().filter_map(|w| w.as_f64()).fold(f64::MAX, f64::min);
                 assert!(narrowest >= f64::from(width) * 0.75, "{name} at {width} px: a column is {narrowest} px wide");
             }
             scene.screenshot(&format!("{name}-{suffix}")).await;

@@ -138,7 +138,8 @@ async fn an_empty_or_over_long_search_gets_a_message_and_makes_no_call() {
     let long = app.client.get(app.url("/search")).query(&[("q", "a".repeat(201))]).send().await.unwrap();
     assert_eq!(long.status(), StatusCode::BAD_REQUEST);
     assert!(long.text().await.unwrap().contains("That search is too long"));
-    let calls: Vec<_> = app.emulator.requests().into_iter().skip(before).filter(|r| r.path.starts_with("/ex/")).collect();
+    let calls: Vec<_> =
+        app.emulator.requests().into_iter().skip(before).filter(|r| r.path.starts_with("/ex/")).collect();
     assert!(calls.is_empty(), "no call reached Atlassian: {calls:?}");
 }
 

@@ -29,7 +29,10 @@ enum Tok {
 #[derive(Debug)]
 enum Cond {
     /// Words in the title (`title ~`) or in title and body (`text ~`, `siteSearch ~`).
-    Text { words: Vec<String>, title_only: bool },
+    Text {
+        words: Vec<String>,
+        title_only: bool,
+    },
     Type(String),
     Space(String),
 }
@@ -104,7 +107,9 @@ fn parse(cql: &str) -> Result<Vec<Cond>, ApiError> {
         if !conds.is_empty() {
             match rest {
                 [Tok::Word(and), tail @ ..] if and.eq_ignore_ascii_case("and") => rest = tail,
-                _ => return Err(bad(format!("Could not parse cql : {cql} (the emulator joins clauses with AND only)"))),
+                _ => {
+                    return Err(bad(format!("Could not parse cql : {cql} (the emulator joins clauses with AND only)")));
+                }
             }
         }
         let (cond, tail) = match rest {
@@ -232,7 +237,8 @@ pub(crate) async fn search(req: HttpRequest, state: web::Data<Mutex<State>>) -> 
     let mut links = json!({"base": format!("{}/wiki", site.url), "context": "/wiki"});
     if let (true, Some(map)) = (end < hits.len(), links.as_object_mut()) {
         let cql_param: String = url::form_urlencoded::byte_serialize(cql.as_bytes()).collect();
-        let next = format!("/rest/api/search?next=true&cursor={}&limit={limit}&cql={cql_param}", encode_cursor(end, &bind));
+        let next =
+            format!("/rest/api/search?next=true&cursor={}&limit={limit}&cql={cql_param}", encode_cursor(end, &bind));
         map.insert("next".to_owned(), json!(next));
     }
     Ok(HttpResponse::Ok().json(json!({

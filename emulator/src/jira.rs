@@ -11,10 +11,10 @@ use serde_json::{Map, Value, json};
 use super::api::{Caller, authenticate};
 use super::http::{ApiError, Params, decode_cursor, encode_cursor};
 use super::jira_json::{FIELDS, issue_json, select_fields, user_json};
+use super::jira_write::current;
 use super::jql;
 use super::scopes::Product;
 use super::seed::{self, Issue, SeedSite};
-use super::jira_write::current;
 use super::state::{State, lock};
 
 const NO_SITE: &str = "No Jira site exists for this cloud id, or you do not have access to it.";

@@ -50,10 +50,8 @@ fn visible(req: &HttpRequest, site: &SeedSite) -> Result<&'static Issue, ApiErro
 }
 
 fn paragraph_doc(paragraphs: &[&str]) -> Value {
-    let content: Vec<Value> = paragraphs
-        .iter()
-        .map(|p| json!({"type": "paragraph", "content": [{"type": "text", "text": p}]}))
-        .collect();
+    let content: Vec<Value> =
+        paragraphs.iter().map(|p| json!({"type": "paragraph", "content": [{"type": "text", "text": p}]})).collect();
     json!({"type": "doc", "version": 1, "content": content})
 }
 
@@ -171,8 +169,7 @@ pub(crate) async fn comments(req: HttpRequest, state: web::Data<Mutex<State>>) -
     if newest_first {
         all.reverse();
     }
-    let shown: Vec<Value> =
-        all.iter().skip(start).take(max).map(|c| comment_json(c, issue, &caller, site)).collect();
+    let shown: Vec<Value> = all.iter().skip(start).take(max).map(|c| comment_json(c, issue, &caller, site)).collect();
     Ok(HttpResponse::Ok().json(json!({
         "comments": shown, "startAt": start, "maxResults": max, "total": all.len(),
     })))
@@ -220,11 +217,8 @@ pub(crate) async fn transitions(req: HttpRequest, state: web::Data<Mutex<State>>
     let (_, site) = enter(&req, &state, "read:jira-work")?;
     let issue = visible(&req, site)?;
     let now = current(&lock(&state), issue).status.id;
-    let list: Vec<Value> = WORKFLOW
-        .iter()
-        .filter(|(_, _, to)| to.id != now)
-        .map(|(id, name, to)| transition_json(id, name, to))
-        .collect();
+    let list: Vec<Value> =
+        WORKFLOW.iter().filter(|(_, _, to)| to.id != now).map(|(id, name, to)| transition_json(id, name, to)).collect();
     Ok(HttpResponse::Ok().json(json!({"expand": "transitions", "transitions": list})))
 }
 

@@ -34,7 +34,10 @@ enum Cond {
     StatusCategory(String, bool),
     Key(String, bool),
     /// `text ~ "words"` (summary and description) or `summary ~ "words"`: every word appears.
-    Text { words: Vec<String>, summary_only: bool },
+    Text {
+        words: Vec<String>,
+        summary_only: bool,
+    },
 }
 
 #[derive(Debug)]

@@ -8,7 +8,8 @@ use serde_json::json;
 use support::{body, spawn};
 use threelo_emulator::seed::ids::{ACME_CLOUD_ID, ALICE, BOB_ACCOUNT_ID, RESTRICTED_ISSUES, SCOPES, SHOWCASE_ISSUE};
 
-const WRITE_SCOPES: &str = "read:me read:jira-work write:jira-work search:confluence read:page:confluence offline_access";
+const WRITE_SCOPES: &str =
+    "read:me read:jira-work write:jira-work search:confluence read:page:confluence offline_access";
 
 fn issue(key: &str, rest: &str) -> String {
     format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/issue/{key}{rest}")
@@ -43,7 +44,13 @@ async fn a_posted_comment_is_201_and_listed_after_the_seeded_ones() {
     assert_eq!(list["comments"][2]["id"], created["id"]);
     let newest = body(t.get(&token, &issue(SHOWCASE_ISSUE, "/comment?orderBy=-created&maxResults=1")).await).await;
     assert_eq!(newest["comments"][0]["id"], created["id"]);
-    let empty = t.post_json(&token, &issue(SHOWCASE_ISSUE, "/comment"), json!({"body": {"type": "doc", "version": 1, "content": []}})).await;
+    let empty = t
+        .post_json(
+            &token,
+            &issue(SHOWCASE_ISSUE, "/comment"),
+            json!({"body": {"type": "doc", "version": 1, "content": []}}),
+        )
+        .await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -53,15 +60,18 @@ async fn a_transition_changes_the_status_that_the_issue_and_search_then_show() {
     let token = t.sign_in(ALICE, WRITE_SCOPES).await["access_token"].as_str().unwrap().to_owned();
     let list = body(t.get(&token, &issue(SHOWCASE_ISSUE, "/transitions")).await).await;
     let done = list["transitions"].as_array().unwrap().iter().find(|t| t["to"]["name"] == "Done").unwrap().clone();
-    let res = t.post_json(&token, &issue(SHOWCASE_ISSUE, "/transitions"), json!({"transition": {"id": done["id"]}})).await;
+    let res =
+        t.post_json(&token, &issue(SHOWCASE_ISSUE, "/transitions"), json!({"transition": {"id": done["id"]}})).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let now = body(t.get(&token, &issue(SHOWCASE_ISSUE, "?fields=status")).await).await;
     assert_eq!(now["fields"]["status"]["name"], "Done");
-    let again = t.post_json(&token, &issue(SHOWCASE_ISSUE, "/transitions"), json!({"transition": {"id": done["id"]}})).await;
+    let again =
+        t.post_json(&token, &issue(SHOWCASE_ISSUE, "/transitions"), json!({"transition": {"id": done["id"]}})).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST, "Done is no longer a transition of a done issue");
     let jql = "key = ACME-1 AND resolution = Unresolved";
     let encoded: String = url::form_urlencoded::byte_serialize(jql.as_bytes()).collect();
-    let found = body(t.get(&token, &format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/search/jql?jql={encoded}")).await).await;
+    let found =
+        body(t.get(&token, &format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/search/jql?jql={encoded}")).await).await;
     assert_eq!(found["issues"].as_array().unwrap().len(), 0, "search sees the new status");
 }
 

@@ -19,7 +19,9 @@ pub use confluence::{PageBody, Space, SpacePage};
 pub use jira::{IssueDetail, IssueFields, IssueSummary, SearchPage};
 pub use oauth::{ExchangeError, OAuth, RefreshFailure, TokenSet};
 pub use types::{Me, Site};
-pub use work::{Comment, OPTIONAL_SCOPES, PageHit, PageHits, SEARCH_CONFLUENCE, Transition, WRITE_JIRA, WriteRefusal, WriteResult};
+pub use work::{
+    Comment, OPTIONAL_SCOPES, PageHit, PageHits, SEARCH_CONFLUENCE, Transition, WRITE_JIRA, WriteRefusal, WriteResult,
+};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;

@@ -132,7 +132,9 @@ pub async fn render(
         None => (Vec::new(), None),
         Some(Ok(list)) => (list, None),
         Some(Err(err @ AppError::GrantEnded(_))) => return Err(err),
-        Some(Err(_)) => (Vec::new(), Some("The transitions could not be loaded just now; reload the page to try again.")),
+        Some(Err(_)) => {
+            (Vec::new(), Some("The transitions could not be loaded just now; reload the page to try again."))
+        }
     };
     let transitions = transitions
         .into_iter()

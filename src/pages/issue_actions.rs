@@ -82,7 +82,11 @@ struct Target {
     key: IssueKey,
 }
 
-async fn target(req: &HttpRequest, posted_signed_in: crate::session::SignedIn, path: (String, String)) -> Result<Target, AppError> {
+async fn target(
+    req: &HttpRequest,
+    posted_signed_in: crate::session::SignedIn,
+    path: (String, String),
+) -> Result<Target, AppError> {
     let user = OnBehalf::new(posted_signed_in, req)?;
     let (cloud_id, site) = user.site(&path.0, Product::Jira).await?;
     let key = IssueKey::parse(&path.1).ok_or(AppError::NotFound)?;
@@ -238,7 +242,8 @@ pub async fn transition(
 ) -> Result<HttpResponse, AppError> {
     let CsrfForm { signed_in, form } = posted;
     let t = target(&req, signed_in, path.into_inner()).await?;
-    let id = form.transition.filter(|id| is_transition_id(id)).ok_or(AppError::BadRequest("no transition was named"))?;
+    let id =
+        form.transition.filter(|id| is_transition_id(id)).ok_or(AppError::BadRequest("no transition was named"))?;
     let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
     let (cloud_id, key, id) = (&cloud_id, &key, &id);
     let what = "The issue was not moved";

@@ -132,7 +132,10 @@ fn code_block_language_becomes_a_class_only_when_harmless() {
     };
     assert_eq!(code(json!("rust")), "<pre tabindex=\"0\"><code class=\"language-rust\">a &lt; b</code></pre>");
     assert_eq!(code(json!("c++")), "<pre tabindex=\"0\"><code class=\"language-c++\">a &lt; b</code></pre>");
-    assert_eq!(code(json!("objective-c_2")), "<pre tabindex=\"0\"><code class=\"language-objective-c_2\">a &lt; b</code></pre>");
+    assert_eq!(
+        code(json!("objective-c_2")),
+        "<pre tabindex=\"0\"><code class=\"language-objective-c_2\">a &lt; b</code></pre>"
+    );
     let long = "a".repeat(33);
     for odd in [json!("html\"><script>alert(1)</script>"), json!(""), json!(long), json!("a b"), json!(5), json!(null)]
     {

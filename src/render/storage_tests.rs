@@ -130,7 +130,10 @@ fn code_macro_bodies_become_escaped_preformatted_text() {
     let code = "<ac:structured-macro ac:name=\"code\"><ac:parameter ac:name=\"language\">html</ac:parameter>\
                 <ac:plain-text-body><![CDATA[if a < b && c:\n  <script>alert(1)</script>]]></ac:plain-text-body>\
                 </ac:structured-macro>";
-    assert_eq!(sanitize_storage(code), "<pre tabindex=\"0\">if a &lt; b &amp;&amp; c:\n  &lt;script&gt;alert(1)&lt;/script&gt;</pre>");
+    assert_eq!(
+        sanitize_storage(code),
+        "<pre tabindex=\"0\">if a &lt; b &amp;&amp; c:\n  &lt;script&gt;alert(1)&lt;/script&gt;</pre>"
+    );
     // Unterminated: the rest is text, as an XML parser would have it.
     assert_eq!(sanitize_storage("<p>x<![CDATA[<b>y</b>"), "<p>x&lt;b&gt;y&lt;/b&gt;</p>");
 }
