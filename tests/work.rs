@@ -257,6 +257,30 @@ async fn after_a_500_the_page_says_it_may_have_happened_keeps_the_text_and_does_
 }
 
 #[tokio::test]
+async fn after_a_timeout_the_page_says_it_may_have_happened_and_keeps_the_text() {
+    let app = signed_in_with_all_scopes().await;
+    let path = issue_path(SHOWCASE_ISSUE);
+    let page = app.page(&path).await;
+    let action = format!("{path}/comments");
+    let form = [("csrf", form_field(&page, &action, "csrf")), ("nonce", form_field(&page, &action, "nonce"))];
+    // Longer than THREELO_UPSTREAM_TIMEOUT (2 s in tests).
+    let prefix = format!("/ex/jira/{}/rest/api/3/issue/{SHOWCASE_ISSUE}/comment", site(ACME_SITE));
+    app.emulator.set_latency(&prefix, std::time::Duration::from_secs(3));
+    let body = [form[0].clone(), form[1].clone(), ("body", "Slow network".to_owned())];
+    let response = app.client.post(app.url(&action)).form(&body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Atlassian did not answer in time") && page.contains("may or may not have been made"));
+    assert!(page.contains(">Slow network</textarea>"), "{page}");
+    assert_eq!(writes(&app, "POST", "/comment").len(), 1, "not retried after the timeout");
+    // The outcome is unknown, so the same form is not sent again by itself.
+    app.emulator.set_latency(&prefix, std::time::Duration::ZERO);
+    let again = app.client.post(app.url(&action)).form(&body).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::SEE_OTHER, "the nonce stays claimed");
+    assert_eq!(writes(&app, "POST", "/comment").len(), 1);
+}
+
+#[tokio::test]
 async fn after_a_403_the_page_says_what_to_do_and_keeps_the_text() {
     let app = signed_in_with_all_scopes().await;
     let prefix = format!("/ex/jira/{}/rest/api/3/issue/{SHOWCASE_ISSUE}/comment", site(ACME_SITE));
@@ -374,6 +398,8 @@ async fn pages_that_do_not_need_the_new_scope_keep_working_before_the_upgrade() 
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(response.text().await.unwrap().contains("has not given threelo permission to change issues"));
+    let refused = response.text().await.unwrap();
+    assert!(refused.contains("has not given threelo permission to change issues"), "{refused}");
+    assert!(refused.contains(" readonly>hello</textarea>"), "the typed text is kept to copy: {refused}");
     assert!(writes(&app, "POST", "/comment").is_empty(), "no write reached Jira");
 }
