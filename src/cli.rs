@@ -173,9 +173,9 @@ fn features(scopes: &[String]) -> String {
     let mut out = String::new();
     for (scope, feature) in crate::atlassian::OPTIONAL_SCOPES {
         let on = scopes.iter().any(|s| s == scope);
-        let state = if on { "on " } else { "off" };
+        let label = if on { "feature on:" } else { "feature off:" };
         let hint = if on { "" } else { " (add it to THREELO_SCOPES and to the app in the developer console)" };
-        out.push_str(&format!("  feature {state}:   {feature}: {scope}{hint}\n"));
+        out.push_str(&format!("  {label:<15}{feature}: {scope}{hint}\n"));
     }
     out
 }
