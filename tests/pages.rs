@@ -276,3 +276,17 @@ async fn every_navigation_landmark_is_labelled_and_no_table_header_is_empty() {
         assert!(!page.contains("<th></th>"), "{path}: an empty table header");
     }
 }
+
+#[tokio::test]
+async fn two_tabs_loading_the_dashboard_at_once_share_one_call_per_site() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    // Slow enough that both tabs' calls overlap.
+    app.emulator.set_latency("/ex/jira", std::time::Duration::from_millis(400));
+    let before = app.emulator.count("/ex/jira");
+    let (one, two) = tokio::join!(app.page("/"), app.page("/"));
+    for page in [&one, &two] {
+        assert!(page.contains(SHOWCASE_ISSUE), "both tabs show the issues");
+    }
+    assert_eq!(app.emulator.count("/ex/jira") - before, 2, "one call for each of the two Jira sites");
+}

@@ -151,3 +151,45 @@ async fn a_refresh_reseals_the_record_under_the_new_first_key() {
     assert_eq!(status, StatusCode::OK);
     assert!(record().starts_with("2:k2."), "resealed under k2 on its next write: {}", record());
 }
+
+#[tokio::test]
+async fn a_page_at_the_edge_of_expiry_answers_with_the_old_token_while_one_refresh_runs_behind_it() {
+    let app = TestApp::spawn().await;
+    // Four minutes left: inside the five in which a refresh runs ahead of expiry.
+    app.emulator.set_access_token_ttl(Duration::from_secs(240));
+    assert_eq!(app.sign_in_as(ALICE).await.status(), StatusCode::SEE_OTHER);
+    app.emulator.set_access_token_ttl(Duration::from_secs(3600));
+    // A slow token endpoint: a page that waited for the refresh could not answer before it.
+    app.emulator.set_latency("/oauth/token", Duration::from_secs(3));
+    let issues = format!("/sites/{}/jira/issues", acme());
+    let page = app.get(&issues).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(app.emulator.token_grants("refresh_token"), 0, "the page did not wait for the refresh");
+    let mut waited = Duration::ZERO;
+    while app.emulator.token_grants("refresh_token") == 0 && waited < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += Duration::from_millis(100);
+    }
+    assert_eq!(app.emulator.token_grants("refresh_token"), 1, "the refresh ran behind the page");
+    // Pages meanwhile and after use what they have, and nothing refreshes again.
+    app.emulator.set_latency("/oauth/token", Duration::ZERO);
+    for _ in 0..3 {
+        assert_eq!(app.get(&issues).await.status(), StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.emulator.token_grants("refresh_token"), 1, "exactly one refresh");
+}
+
+#[tokio::test]
+async fn a_refresh_answered_unauthorized_client_ends_the_session_as_a_revoked_grant_does() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    app.emulator.revoke_grants_for_reuse(ALICE);
+    app.emulator.expire_access_tokens();
+    let page = app.get(&format!("/sites/{}/jira/issues", acme())).await;
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    assert!(page.text().await.unwrap().contains("Your Atlassian sign-in has ended"));
+    assert!(app.stored_count("threelo:token:") == 0, "the record is gone");
+    let refused = app.emulator.requests().into_iter().filter(|r| r.path == "/oauth/token" && r.status == 403).count();
+    assert_eq!(refused, 1, "one refresh was tried, and not again");
+}

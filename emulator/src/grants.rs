@@ -21,6 +21,15 @@ pub(crate) struct TokenSet {
     pub(crate) refresh_token: Option<String>,
 }
 
+/// Why a refresh token was refused, as Atlassian words it.
+pub(crate) enum Refused {
+    /// 403 `invalid_grant` "Unknown or invalid refresh token."
+    InvalidGrant,
+    /// 403 `unauthorized_client` "refresh_token is invalid": a token of a family that died when a
+    /// rotated-out token came back after the leeway (seen in the wild).
+    FamilyRevoked,
+}
+
 /// Who an access token speaks for.
 pub(crate) struct Bearer {
     pub(crate) login: String,
@@ -71,37 +80,49 @@ impl State {
         let grant = self.grants.len();
         record.grant = Some(grant);
         let (login, scopes) = (record.login.clone(), record.scopes.clone());
-        self.grants.push(Grant { login, scopes, created_at: now, revoked: false });
+        self.grants.push(Grant { login, scopes, created_at: now, revoked: false, reuse_detected: false });
         Some(self.issue_tokens(grant))
     }
 
-    /// Rotates a refresh token. `None` means "Unknown or invalid refresh token.".
-    pub(crate) fn use_refresh_token(&mut self, token: &str) -> Option<TokenSet> {
+    /// Rotates a refresh token.
+    pub(crate) fn use_refresh_token(&mut self, token: &str) -> Result<TokenSet, Refused> {
         let now = self.now();
         let leeway = self.config.refresh_leeway;
-        let record = self.refresh.get_mut(token)?;
+        let record = self.refresh.get_mut(token).ok_or(Refused::InvalidGrant)?;
         let grant_id = record.grant;
-        let grant = self.grants.get(grant_id)?;
+        let grant = self.grants.get(grant_id).ok_or(Refused::InvalidGrant)?;
+        if grant.reuse_detected {
+            return Err(Refused::FamilyRevoked);
+        }
         if grant.revoked || now >= grant.created_at + GRANT_MAX_AGE || now >= record.issued_at + REFRESH_IDLE {
-            return None;
+            return Err(Refused::InvalidGrant);
         }
         match record.retired_at {
             // Reuse after the leeway looks like a stolen token: kill the whole family.
             Some(retired) if now > retired + leeway => {
                 self.revoke(grant_id);
-                return None;
+                if let Some(grant) = self.grants.get_mut(grant_id) {
+                    grant.reuse_detected = true;
+                }
+                return Err(Refused::InvalidGrant);
             }
             Some(_) => {}
             None => record.retired_at = Some(now),
         }
-        Some(self.issue_tokens(grant_id))
+        // The grant's access tokens from before this refresh work on for the leeway only.
+        for access in self.access.values_mut().filter(|a| a.grant == grant_id && a.superseded_at.is_none()) {
+            access.superseded_at = Some(now);
+        }
+        Ok(self.issue_tokens(grant_id))
     }
 
     /// The user behind a live access token, or `None` for unknown, expired or revoked.
     pub(crate) fn bearer(&self, token: &str) -> Option<Bearer> {
         let record = self.access.get(token)?;
         let grant = self.grants.get(record.grant)?;
-        if grant.revoked || self.now() >= record.expires_at {
+        let now = self.now();
+        let superseded = record.superseded_at.is_some_and(|at| now > at + self.config.refresh_leeway);
+        if grant.revoked || now >= record.expires_at || superseded {
             return None;
         }
         Some(Bearer { login: grant.login.clone(), scopes: grant.scopes.clone() })
@@ -118,7 +139,8 @@ impl State {
         let ttl = self.config.access_token_ttl;
         // Long and of varying length, like Atlassian's JWT-sized tokens.
         let access_token = random_secret(240, 1100);
-        self.access.insert(access_token.clone(), AccessToken { grant: grant_id, expires_at: now + ttl });
+        self.access
+            .insert(access_token.clone(), AccessToken { grant: grant_id, expires_at: now + ttl, superseded_at: None });
         self.remember_issued(&access_token);
         let scopes = self.grants.get(grant_id).map(|g| g.scopes.clone()).unwrap_or_default();
         let refresh_token = scopes.iter().any(|s| s == "offline_access").then(|| {

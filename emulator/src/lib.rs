@@ -135,6 +135,18 @@ impl Emulator {
         self.with(|s| s.config.refresh_leeway = leeway);
     }
 
+    /// Whether `accessible-resources` lists a site once per product from now on (see
+    /// [`EmulatorConfig::resources_per_product`]).
+    pub fn set_resources_per_product(&self, on: bool) {
+        self.with(|s| s.config.resources_per_product = on);
+    }
+
+    /// `GET issue/{key}` answers `description` as the issue's description from now on (any JSON,
+    /// e.g. ADF nested deeper than a JSON decoder's default limit).
+    pub fn set_issue_description(&self, key: &str, description: serde_json::Value) {
+        self.with(|s| s.descriptions.insert(key.to_owned(), description));
+    }
+
     /// Registers one more callback URL.
     pub fn add_redirect_uri(&self, uri: &str) {
         self.with(|s| s.config.redirect_uris.push(uri.to_owned()));
@@ -153,6 +165,12 @@ impl Emulator {
     /// The user removed the app: their refresh tokens get 403, access tokens 401.
     pub fn revoke_grants(&self, login: &str) {
         self.with(|s| s.revoke_user(login));
+    }
+
+    /// Atlassian killed the user's grants for refresh-token reuse: refreshes get 403
+    /// `unauthorized_client` "refresh_token is invalid", access tokens 401.
+    pub fn revoke_grants_for_reuse(&self, login: &str) {
+        self.with(|s| s.revoke_user_for_reuse(login));
     }
 
     /// The next `times` requests whose path starts with `path_prefix` get `fault`.

@@ -31,6 +31,8 @@ pub(crate) struct State {
     pub(crate) write_limits: Vec<(String, u32, u64)>,
     /// The id of the next comment posted.
     pub(crate) next_comment_id: u64,
+    /// Descriptions that replace a seed issue's (by issue key), e.g. hostile ADF for tests.
+    pub(crate) descriptions: HashMap<String, serde_json::Value>,
 }
 
 /// One comment on an issue.
@@ -71,12 +73,18 @@ pub(crate) struct Grant {
     pub(crate) scopes: Vec<String>,
     pub(crate) created_at: Instant,
     pub(crate) revoked: bool,
+    /// Revoked because a rotated-out refresh token came back after the leeway: its tokens are
+    /// then refused as `unauthorized_client`, as seen in the wild.
+    pub(crate) reuse_detected: bool,
 }
 
 /// An access token's record.
 pub(crate) struct AccessToken {
     pub(crate) grant: usize,
     pub(crate) expires_at: Instant,
+    /// When a refresh of its grant issued a newer access token: this one then works only for the
+    /// rotation leeway.
+    pub(crate) superseded_at: Option<Instant>,
 }
 
 /// A refresh token's record; `retired_at` is set when a refresh rotated it out.
@@ -119,6 +127,7 @@ impl State {
             changes: HashMap::new(),
             write_limits: Vec::new(),
             next_comment_id: 20_000,
+            descriptions: HashMap::new(),
         }
     }
 
@@ -149,6 +158,12 @@ impl State {
     pub(crate) fn revoke_user(&mut self, login: &str) {
         for grant in self.grants.iter_mut().filter(|g| g.login == login) {
             grant.revoked = true;
+        }
+    }
+
+    pub(crate) fn revoke_user_for_reuse(&mut self, login: &str) {
+        for grant in self.grants.iter_mut().filter(|g| g.login == login) {
+            (grant.revoked, grant.reuse_detected) = (true, true);
         }
     }
 

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::grants::TokenSet;
+use super::grants::{Refused, TokenSet};
 use super::http::Params;
 use super::state::{State, lock};
 
@@ -112,6 +112,8 @@ pub(crate) async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<M
             };
             match st.redeem_code(code, redirect_uri) {
                 Some(tokens) => success(tokens),
+                // Atlassian answers some bad codes 400 invalid_request, others 403 invalid_grant.
+                None if code.len() < 4 => invalid_request("Invalid authorization code"),
                 None => error(StatusCode::FORBIDDEN, "invalid_grant", "Invalid authorization code"),
             }
         }
@@ -120,8 +122,13 @@ pub(crate) async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<M
                 return invalid_request("Missing required parameter: refresh_token");
             };
             match st.use_refresh_token(refresh_token) {
-                Some(tokens) => success(tokens),
-                None => error(StatusCode::FORBIDDEN, "invalid_grant", "Unknown or invalid refresh token."),
+                Ok(tokens) => success(tokens),
+                Err(Refused::InvalidGrant) => {
+                    error(StatusCode::FORBIDDEN, "invalid_grant", "Unknown or invalid refresh token.")
+                }
+                Err(Refused::FamilyRevoked) => {
+                    error(StatusCode::FORBIDDEN, "unauthorized_client", "refresh_token is invalid")
+                }
             }
         }
         _ => error(

@@ -152,7 +152,13 @@ async fn reusing_a_rotated_refresh_token_after_the_leeway_revokes_the_whole_gran
         body(res).await,
         json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
     );
-    assert_eq!(t.refresh(r2).await.status(), StatusCode::FORBIDDEN, "the newest token dies too");
+    let res = t.refresh(r2).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the newest token dies too");
+    assert_eq!(
+        body(res).await,
+        json!({"error": "unauthorized_client", "error_description": "refresh_token is invalid"}),
+        "as Atlassian answers the rest of a family killed for reuse"
+    );
     assert_eq!(t.get(access, "/me").await.status(), StatusCode::UNAUTHORIZED);
     // A new consent starts a new, working grant.
     let fresh = t.sign_in(ALICE, SCOPES).await;
@@ -196,4 +202,34 @@ async fn revoking_a_users_grants_kills_their_tokens_but_not_other_users() {
     assert_eq!(t.get(alice["access_token"].as_str().unwrap(), "/me").await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(t.refresh(alice["refresh_token"].as_str().unwrap()).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(t.get(&bob, "/me").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_access_token_from_before_a_refresh_stops_working_once_the_leeway_is_over() {
+    let t = spawn().await;
+    let first = t.sign_in(ALICE, SCOPES).await;
+    let old = first["access_token"].as_str().unwrap().to_owned();
+    let second = body(t.refresh(first["refresh_token"].as_str().unwrap()).await).await;
+    let new = second["access_token"].as_str().unwrap().to_owned();
+    t.emu.advance_clock(Duration::from_secs(599));
+    assert_eq!(t.get(&old, "/me").await.status(), StatusCode::OK, "inside the leeway");
+    t.emu.advance_clock(Duration::from_secs(2));
+    assert_eq!(t.get(&old, "/me").await.status(), StatusCode::UNAUTHORIZED, "past it");
+    assert_eq!(t.get(&new, "/me").await.status(), StatusCode::OK, "the new one works");
+}
+
+#[tokio::test]
+async fn a_short_bad_code_is_a_400_invalid_request_and_a_long_one_a_403_invalid_grant() {
+    let t = spawn().await;
+    let exchange = |code: &'static str| {
+        let creds = [("client_id", CLIENT_ID), ("client_secret", SECRET), ("grant_type", "authorization_code")];
+        let t = &t;
+        async move {
+            let res = t.token_request(&[creds[0], creds[1], creds[2], ("code", code), ("redirect_uri", "x")]).await;
+            (res.status(), body(res).await["error"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    assert_eq!(exchange("abc").await, (StatusCode::BAD_REQUEST, "invalid_request".to_owned()));
+    let long = exchange("a-code-that-was-never-issued-by-anyone").await;
+    assert_eq!(long, (StatusCode::FORBIDDEN, "invalid_grant".to_owned()));
 }

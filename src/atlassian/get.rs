@@ -1,100 +1,113 @@
-//! One GET against the API gateway, with the retry policy: 429 (and 503 with Retry-After) are
-//! retried honouring Retry-After within a small budget; another 5xx once, after a jittered pause.
-//! Nothing else is retried.
+//! One GET against the API gateway, and how its answer becomes a typed result or error.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use rand::Rng;
+use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::{ApiError, Atlassian};
-use crate::metrics::Product;
+use crate::metrics::{Metrics, Product};
 
-/// The most time spent waiting between attempts of one GET.
-const RETRY_BUDGET: Duration = Duration::from_secs(3);
-/// The most attempts of one GET.
-const MAX_ATTEMPTS: u32 = 3;
+/// GETs under way, by URL and (a hash of) the token: concurrent identical GETs for the same user,
+/// such as two tabs loading the dashboard, share one upstream call. Shared by every worker's
+/// client; an entry lives only while its call runs.
+#[derive(Clone, Default)]
+pub(crate) struct GetsInFlight(Arc<Mutex<HashMap<GetKey, SharedGet>>>);
+
+/// The URL and the SHA-256 of the access token.
+type GetKey = (String, [u8; 32]);
+type SharedGet = Shared<BoxFuture<'static, Result<Bytes, ApiError>>>;
+
+impl std::fmt::Debug for GetsInFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GetsInFlight")
+    }
+}
 
 impl Atlassian {
-    /// GETs `url` as JSON with the retry policy. `scope` names what the endpoint needs, for the
-    /// "scope does not match" page.
+    /// GETs `url` as JSON, once: retrying is the caller's decision (`on_behalf.rs` spends at
+    /// most one retry per page). `scope` names what the endpoint needs, for the "scope does not
+    /// match" page. An identical GET already under way for the same token is joined, not repeated.
     pub(super) async fn get_json<T: DeserializeOwned>(
         &self,
         url: Url,
         token: &SecretString,
         scope: &'static str,
     ) -> Result<T, ApiError> {
-        let mut waited = Duration::ZERO;
-        let mut retried_5xx = false;
-        let mut attempt = 1;
-        loop {
-            let error = match self.get_once(&url, token, scope).await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            let pause = match &error {
-                ApiError::RateLimited { retry_after } => {
-                    let backoff = Duration::from_millis(250 << attempt);
-                    retry_after.map_or(backoff, Duration::from_secs)
-                }
-                ApiError::Upstream(status) if status.is_server_error() && !retried_5xx => {
-                    retried_5xx = true;
-                    Duration::from_millis(rand::rng().random_range(100..400))
-                }
-                _ => return Err(error),
-            };
-            if attempt >= MAX_ATTEMPTS || waited + pause > RETRY_BUDGET {
-                return Err(error);
-            }
-            tracing::info!(%error, pause_ms = pause.as_millis() as u64, "retrying a GET to Atlassian");
-            tokio::time::sleep(pause).await;
-            waited += pause;
-            attempt += 1;
-        }
+        let bytes = self.shared_get(url, token, scope).await?;
+        // One UTF-8 check of the whole body, then a parse that need not check each string
+        // again (`from_slice` does, string by string: a few % of a page, per the profile).
+        let text = std::str::from_utf8(&bytes).map_err(|err| ApiError::Decode(err.to_string()))?;
+        serde_json::from_str(text).map_err(|err| ApiError::Decode(err.to_string()))
     }
 
-    async fn get_once<T: DeserializeOwned>(
-        &self,
-        url: &Url,
-        token: &SecretString,
-        scope: &'static str,
-    ) -> Result<T, ApiError> {
-        let response = self
-            .http
-            .get(url.clone())
-            .bearer_auth(token.expose_secret())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|err| {
-                self.metrics.upstream(product_of(url.path()), None);
-                classify_transport(err)
-            })?;
-        let status = response.status();
-        let product = product_of(url.path());
-        tracing::debug!(status = status.as_u16(), product = product.as_str(), "Atlassian answered");
-        self.metrics.upstream(product, Some(status.as_u16()));
-        if status.is_success() {
-            let bytes = response.bytes().await.map_err(classify_transport)?;
-            // One UTF-8 check of the whole body, then a parse that need not check each string
-            // again (`from_slice` does, string by string: a few % of a page, per the profile).
-            let text = std::str::from_utf8(&bytes).map_err(|err| ApiError::Decode(err.to_string()))?;
-            return serde_json::from_str(text).map_err(|err| ApiError::Decode(err.to_string()));
-        }
-        let headers = response.headers();
-        let scope_header =
-            headers.get("x-failure-category").is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
-        let retry_after = headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let body = response.text().await.unwrap_or_default();
-        let scope_mismatch = scope_header || body.contains("scope does not match");
-        Err(classify_status(status, scope_mismatch.then_some(scope), retry_after))
+    async fn shared_get(&self, url: Url, token: &SecretString, scope: &'static str) -> Result<Bytes, ApiError> {
+        let key = (url.as_str().to_owned(), Sha256::digest(token.expose_secret().as_bytes()).into());
+        let shared = {
+            let mut in_flight = self.gets.0.lock().unwrap_or_else(|p| p.into_inner());
+            match in_flight.get(&key) {
+                Some(running) => running.clone(),
+                None => {
+                    let (http, metrics, token, gets) =
+                        (self.http.clone(), self.metrics.clone(), token.clone(), self.gets.clone());
+                    let entry = key.clone();
+                    let future = async move {
+                        let answer = fetch(&http, &metrics, url, &token, scope).await;
+                        gets.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&entry);
+                        answer
+                    }
+                    .boxed()
+                    .shared();
+                    in_flight.insert(key, future.clone());
+                    future
+                }
+            }
+        };
+        shared.await
     }
+}
+
+/// One GET: the body of a 2xx answer, or the typed error of any other.
+async fn fetch(
+    http: &reqwest::Client,
+    metrics: &Metrics,
+    url: Url,
+    token: &SecretString,
+    scope: &'static str,
+) -> Result<Bytes, ApiError> {
+    let product = product_of(url.path());
+    let response = http
+        .get(url)
+        .bearer_auth(token.expose_secret())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|err| {
+            metrics.upstream(product, None);
+            classify_transport(err)
+        })?;
+    let status = response.status();
+    tracing::debug!(status = status.as_u16(), product = product.as_str(), "Atlassian answered");
+    metrics.upstream(product, Some(status.as_u16()));
+    if status.is_success() {
+        return response.bytes().await.map_err(classify_transport);
+    }
+    let headers = response.headers();
+    let scope_header = headers.get("x-failure-category").is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
+    let retry_after = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let body = response.text().await.unwrap_or_default();
+    let scope_mismatch = scope_header || body.contains("scope does not match");
+    Err(classify_status(status, scope_mismatch.then_some(scope), retry_after))
 }
 
 /// Which product a gateway path belongs to, for metrics.

@@ -18,7 +18,7 @@ use url::Url;
 pub use confluence::{PageBody, Space, SpacePage};
 pub use jira::{IssueDetail, IssueFields, IssueSummary, SearchPage};
 pub use oauth::{ExchangeError, OAuth, RefreshFailure, TokenSet};
-pub use types::{Me, Site};
+pub use types::{Me, Site, merge_sites};
 pub use work::{
     Comment, OPTIONAL_SCOPES, PageHit, PageHits, SEARCH_CONFLUENCE, Transition, WRITE_JIRA, WriteRefusal, WriteResult,
 };
@@ -60,6 +60,7 @@ pub struct Atlassian {
     api_url: Url,
     oauth: OAuth,
     metrics: Arc<Metrics>,
+    gets: get::GetsInFlight,
 }
 
 impl Atlassian {
@@ -74,7 +75,13 @@ impl Atlassian {
             .user_agent(concat!("threelo/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let oauth = OAuth::new(settings)?;
-        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth, metrics })
+        Ok(Atlassian { http, api_url: settings.api_url.clone(), oauth, metrics, gets: Default::default() })
+    }
+
+    /// This client, joining GETs under way with `other`'s (each worker has a client of its own).
+    pub fn sharing_gets_with(mut self, other: &Atlassian) -> Atlassian {
+        self.gets = other.gets.clone();
+        self
     }
 
     /// The OAuth half: authorize URL, code exchange and refresh.
@@ -109,9 +116,10 @@ impl Atlassian {
         self.get_json(self.api(&["me"], &[]), token, "read:me").await
     }
 
-    /// `GET /oauth/token/accessible-resources`: the sites the grant covers.
+    /// `GET /oauth/token/accessible-resources`: the sites the grant covers, one entry per site
+    /// (Atlassian may list a site once per product; see [`merge_sites`]).
     pub async fn accessible_resources(&self, token: &SecretString) -> Result<Vec<Site>, ApiError> {
         let url = self.api(&["oauth", "token", "accessible-resources"], &[]);
-        self.get_json(url, token, "any").await
+        self.get_json(url, token, "any").await.map(merge_sites)
     }
 }

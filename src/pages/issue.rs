@@ -20,7 +20,8 @@ use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::grant::{Access, Offer, access};
 use crate::pages::issue_row::short_time;
 use crate::pages::{Chrome, html_status};
-use crate::render::adf_to_html;
+use crate::rate_limits::Target;
+use crate::render::{adf_json_to_html, adf_to_html};
 use crate::urls::Urls;
 
 /// The newest comments shown on the page.
@@ -108,13 +109,15 @@ pub async fn render(
     failure: Option<Failure>,
 ) -> Result<HttpResponse, AppError> {
     let (id, key_text) = (cloud_id.as_str(), key.as_str());
-    let detail = user.call(|api, token| async move { api.issue(&token, id, key_text).await }).await?;
+    let jira = Target { product: Product::Jira, site: id };
+    let detail = user.call(jira, |api, token| async move { api.issue(&token, id, key_text).await }).await?;
     let write = access(&settings.scopes, &user.granted_scopes(), WRITE_JIRA);
     let can_write = write == Access::Granted;
-    let comments = user.call(|api, token| async move { api.comments(&token, id, key_text, COMMENTS_SHOWN).await });
+    let comments =
+        user.call(jira, |api, token| async move { api.comments(&token, id, key_text, COMMENTS_SHOWN).await });
     let transitions = async {
         if can_write {
-            Some(user.call(|api, token| async move { api.transitions(&token, id, key_text).await }).await)
+            Some(user.call(jira, |api, token| async move { api.transitions(&token, id, key_text).await }).await)
         } else {
             None
         }
@@ -162,7 +165,7 @@ pub async fn render(
         ("Created", name(Some(short_time(fields.created.as_deref())))),
         ("Updated", name(Some(short_time(fields.updated.as_deref())))),
     ];
-    let description_html = fields.description.as_ref().map(adf_to_html).unwrap_or_default();
+    let description_html = fields.description.as_deref().map(|raw| adf_json_to_html(raw.get())).unwrap_or_default();
     let chrome = Chrome::new(user.session_data(), Some(cloud_id.as_str()));
     let offer = (write == Access::Offer).then(|| Offer {
         action: urls.consent(),

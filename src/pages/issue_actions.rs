@@ -22,6 +22,7 @@ use crate::nonce::Nonces;
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::grant::{Access, access};
 use crate::pages::issue::{Failure, is_transition_id, render};
+use crate::rate_limits::Target as Budget;
 use crate::session::CsrfForm;
 use crate::store::Kv;
 use crate::urls::Urls;
@@ -75,7 +76,7 @@ pub fn text_to_adf(text: &str) -> Option<Value> {
 }
 
 /// Everything a write handler needs, checked.
-struct Target {
+struct Subject {
     user: OnBehalf,
     site: Site,
     cloud_id: CloudId,
@@ -86,11 +87,11 @@ async fn target(
     req: &HttpRequest,
     posted_signed_in: crate::session::SignedIn,
     path: (String, String),
-) -> Result<Target, AppError> {
+) -> Result<Subject, AppError> {
     let user = OnBehalf::new(posted_signed_in, req)?;
     let (cloud_id, site) = user.site(&path.0, Product::Jira).await?;
     let key = IssueKey::parse(&path.1).ok_or(AppError::NotFound)?;
-    Ok(Target { user, site, cloud_id, key })
+    Ok(Subject { user, site, cloud_id, key })
 }
 
 /// How the page explains a refusal, for a write described by `what` ("The comment was not
@@ -150,7 +151,7 @@ fn explain(refusal: &WriteRefusal, what: &str, draft: String) -> Failure {
 /// when the nonce was used before; the issue page explaining a refusal otherwise.
 #[allow(clippy::too_many_arguments)]
 async fn write_once<F, Fut>(
-    t: Target,
+    t: Subject,
     nonce: Option<String>,
     what: &str,
     draft: String,
@@ -175,7 +176,8 @@ where
         tracing::info!(account = %account_id, "a form was sent again; answered without a second write");
         return Ok(urls.see_other(&back));
     }
-    let outcome = match t.user.call(write).await {
+    let jira = Budget { product: Product::Jira, site: t.cloud_id.as_str() };
+    let outcome = match t.user.call(jira, write).await {
         Ok(outcome) => outcome,
         Err(err) => {
             // The write was never made (the refresh before it, or the only try, failed).

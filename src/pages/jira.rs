@@ -10,6 +10,7 @@ use crate::ids::PageToken;
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html};
+use crate::rate_limits::Target;
 use crate::urls::Urls;
 
 /// Issues per page of the list.
@@ -61,8 +62,11 @@ pub async fn issues(
         Some(raw) => Some(PageToken::parse(&raw).ok_or(AppError::BadRequest("the page token is malformed"))?),
     };
     let (id, page_token) = (cloud_id.as_str(), page.as_ref().map(PageToken::as_str));
-    let result =
-        user.call(|api, token| async move { api.my_open_issues(&token, id, page_token, PAGE_SIZE).await }).await;
+    let result = user
+        .call(Target { product: Product::Jira, site: id }, |api, token| async move {
+            api.my_open_issues(&token, id, page_token, PAGE_SIZE).await
+        })
+        .await;
     let found = match result {
         Err(AppError::NotFound) => {
             user.recheck_sites()?;

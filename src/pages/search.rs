@@ -18,10 +18,11 @@ use crate::auth::single_param;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{CloudId, PageId, PageToken};
-use crate::on_behalf::OnBehalf;
+use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::grant::{Access, Offer, access};
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html_status};
+use crate::rate_limits::Target;
 use crate::search_text::{MAX_CHARS, SearchText, SearchTextError};
 use crate::urls::Urls;
 
@@ -179,7 +180,7 @@ pub async fn search(
             let issues = async {
                 if wants_issues && site.has_jira() {
                     Some(
-                        user.call(|api, token| async move {
+                        user.call(Target { product: Product::Jira, site: id }, |api, token| async move {
                             api.search_issues(&token, id, jql, issue_token, PER_SITE).await
                         })
                         .await,
@@ -191,7 +192,7 @@ pub async fn search(
             let pages = async {
                 if wants_pages && site.has_confluence() {
                     Some(
-                        user.call(|api, token| async move {
+                        user.call(Target { product: Product::Confluence, site: id }, |api, token| async move {
                             api.search_pages(&token, id, cql, page_cursor, PER_SITE).await
                         })
                         .await,

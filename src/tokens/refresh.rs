@@ -26,14 +26,22 @@ use crate::metrics::RefreshOutcome;
 use crate::random::random_token;
 use crate::store::KEY_PREFIX;
 
-/// Refresh when the access token expires within this many seconds.
-pub const REFRESH_MARGIN_SECS: i64 = 60;
+/// A request waits for a refresh only when the access token expires within this many seconds
+/// (or already has): any sooner and the call could meet an expired token on its way.
+pub const REFRESH_MARGIN_SECS: i64 = 30;
+/// Within this many seconds of expiry (Atlassian's tokens live an hour), the request that notices
+/// uses the still-valid token and starts the refresh in the background: no page waits for it.
+pub const REFRESH_AHEAD_SECS: i64 = 300;
 /// Atlassian accepts a rotated-out refresh token for 10 minutes; stay well inside that.
 const SAFE_REUSE_SECS: i64 = 9 * 60;
 /// After a refresh with an unknown outcome, wait this long before trying that refresh token again.
 const PAUSE_AFTER_UNKNOWN_SECS: i64 = 15;
 /// How long a lease lasts unless renewed; it is renewed every third of this while the call runs.
-const LEASE_TTL: Duration = Duration::from_secs(15);
+/// Short, because it is also how long an instance that crashed while holding it stalls that
+/// user's refresh on every other instance. A renewal that fails twice in a row lets the lease
+/// lapse mid-call; another instance may then send the same refresh token, which is safe: it is
+/// seconds old, far inside Atlassian's reuse leeway, and only one answer wins the version CAS.
+const LEASE_TTL: Duration = Duration::from_secs(3);
 /// How often a waiting instance looks whether the lease holder has written new tokens.
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
@@ -101,9 +109,31 @@ impl Refresher {
         Refresher { store, atlassian, patience, in_flight: Arc::default() }
     }
 
-    /// `record` itself while its access token is good, else a freshly refreshed record.
+    /// `record` itself while its access token is good, else a freshly refreshed record. A token
+    /// in its last minutes is still used, while its refresh runs in the background.
     pub async fn fresh(&self, record: TokenRecord) -> Outcome {
-        if needs_refresh(&record) { self.refresh(record).await } else { Ok(record) }
+        if needs_refresh(&record) {
+            return self.refresh(record).await;
+        }
+        if record.tokens.expires_at - unix_now() <= REFRESH_AHEAD_SECS {
+            self.refresh_in_background(record.clone());
+        }
+        Ok(record)
+    }
+
+    /// Starts refreshing `record` unless this process already is: the same shared future, lease,
+    /// re-read and compare-and-set as any refresh, so it still happens once. Its outcome reaches
+    /// the next request through the stored record (or its absence, when the grant ended).
+    fn refresh_in_background(&self, record: TokenRecord) {
+        if self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&record.id) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = this.refresh(record).await {
+                tracing::info!(error = %crate::cause::chain(&err), "a refresh ahead of expiry failed; the next request tries again");
+            }
+        });
     }
 
     /// A record with tokens newer than `stale`'s: refreshed now, or by whoever got there first.
