@@ -98,6 +98,7 @@ fn chrome() -> Chrome {
         csrf: "c".repeat(43),
         sites: vec![site()],
         current_site: Some(CLOUD_ID.to_owned()),
+        query: String::new(),
     }
 }
 

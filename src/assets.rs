@@ -9,6 +9,9 @@ use sha2::{Digest, Sha256};
 /// The stylesheet.
 pub const APP_CSS: &str = include_str!("../static/app.css");
 
+/// The icon every page names (`<link rel=icon>`), also answered at `/favicon.ico`.
+pub const FAVICON_SVG: &str = include_str!("../static/favicon.svg");
+
 /// `app.<first 12 hex digits of the SHA-256>.css`.
 static STYLESHEET_NAME: LazyLock<String> = LazyLock::new(|| {
     let digest = Sha256::digest(APP_CSS.as_bytes());

@@ -167,7 +167,7 @@ async fn check_config(file: Option<&std::path::Path>) -> i32 {
   log format:    {log_format}
   client id:     {client_id}
   scopes:        {scopes}
-  auth server:   {auth}
+{features}  auth server:   {auth}
   API gateway:   {api}
   Redis:         {redis_url}
   Redis mode:    {redis_mode}
@@ -190,6 +190,7 @@ async fn check_config(file: Option<&std::path::Path>) -> i32 {
                 log_format = format!("{:?}", settings.log_format).to_lowercase(),
                 client_id = settings.client_id,
                 scopes = settings.scopes.join(" "),
+                features = features(&settings.scopes),
                 auth = settings.auth_url,
                 api = settings.api_url,
                 redis_url = redis.masked(),
@@ -202,6 +203,18 @@ async fn check_config(file: Option<&std::path::Path>) -> i32 {
             0
         }
     }
+}
+
+/// Which optional features the scopes turn on, one line each, for `check-config`.
+fn features(scopes: &[String]) -> String {
+    let mut out = String::new();
+    for (scope, feature) in crate::atlassian::OPTIONAL_SCOPES {
+        let on = scopes.iter().any(|s| s == scope);
+        let label = if on { "feature on:" } else { "feature off:" };
+        let hint = if on { "" } else { " (add it to THREELO_SCOPES and to the app in the developer console)" };
+        out.push_str(&format!("  {label:<15}{feature}: {scope}{hint}\n"));
+    }
+    out
 }
 
 async fn serve(file: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -35,6 +35,12 @@ pub async fn run(_file: Option<&Path>) -> anyhow::Result<()> {
 pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
     let mut settings = Settings::load(Mode::Demo, file)?;
     telemetry::init(settings.log_format);
+    // The demo shows everything: its users can comment, move issues and search Confluence.
+    for scope in crate::atlassian::OPTIONAL_SCOPES.iter().map(|(scope, _)| *scope) {
+        if !settings.scopes.iter().any(|s| s == scope) {
+            settings.scopes.push(scope.to_owned());
+        }
+    }
     let callback = settings.public_url.callback_url();
     let config = EmulatorConfig::new(settings.client_id.clone(), settings.client_secret.expose_secret(), callback);
     let emulator = Emulator::start(config, "127.0.0.1:0").await?;

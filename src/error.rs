@@ -6,13 +6,14 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use askama::Template;
 
 use crate::cause::chain;
 use crate::config::Settings;
 use crate::log_throttle::LogThrottle;
 use crate::metrics::Metrics;
+use crate::session::SessionData;
 use crate::urls::Urls;
 
 /// The cause of an error, kept for the log (with its own sources), never shown.
@@ -240,6 +241,8 @@ impl ResponseError for AppError {
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
     urls: &'a Urls,
+    /// The signed-in header, when a signed-in page failed.
+    chrome: Option<crate::pages::Chrome>,
     title: &'a str,
     message: &'a str,
     detail: Option<String>,
@@ -299,9 +302,26 @@ impl ResponseError for RenderedPage {
 }
 
 fn render(urls: &Urls, err: &AppError) -> RenderedPage {
+    render_for(urls, err, None)
+}
+
+/// The error page, with the signed-in header when `signed_in` says who is signed in.
+fn render_for(urls: &Urls, err: &AppError, signed_in: Option<SessionData>) -> RenderedPage {
     let page = err.page();
     let action = page.action.map(|(label, route)| (label, route.href(urls)));
-    let html = ErrorPage { urls, title: page.title, message: page.message, detail: page.detail, action }
+    // Errors that end or question the sign-in show no header: it would name someone signed out.
+    let keeps_header = !matches!(
+        err,
+        AppError::GrantEnded(_)
+            | AppError::SignInRequired(_)
+            | AppError::SignInCancelled
+            | AppError::SignInExpired
+            | AppError::SignInFailed(_)
+            | AppError::SignInMisconfigured(_)
+            | AppError::Unavailable(_)
+    );
+    let chrome = signed_in.filter(|_| keeps_header).map(|data| crate::pages::Chrome::new(data, None));
+    let html = ErrorPage { urls, chrome, title: page.title, message: page.message, detail: page.detail, action }
         .render()
         .unwrap_or_else(|_| page.title.to_owned());
     RenderedPage { status: page.status, retry_after: page.retry_after, html }
@@ -344,7 +364,8 @@ pub async fn render_error_pages(
         (Some(AppError::SignInRequired(here)), Some(_)) => sign_in_redirect(&urls, here),
         (Some(err), _) => {
             log(err);
-            render(&urls, err).error_response()
+            let signed_in = res.request().extensions().get::<SessionData>().cloned();
+            render_for(&urls, err, signed_in).error_response()
         }
         // actix's own errors, e.g. a query string or form that does not parse.
         // actix's own client errors (a body too large, a wrong content type...) keep their status.

@@ -53,6 +53,11 @@ impl OnBehalf {
         self.data.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The scopes the user's grant holds (as the token record says).
+    pub fn granted_scopes(&self) -> Vec<String> {
+        self.record.lock().unwrap_or_else(|p| p.into_inner()).tokens.scopes.clone()
+    }
+
     fn record(&self) -> TokenRecord {
         self.record.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

@@ -122,6 +122,7 @@ impl Application {
                         .service(health::healthz)
                         .service(health::readyz)
                         .service(pages::stylesheet)
+                        .service(pages::favicon_ico)
                         .configure(|scope| {
                             // On the public port unless it has an address of its own.
                             if !metrics_elsewhere {
@@ -133,7 +134,11 @@ impl Application {
                                 .service(pages::home::home)
                                 .service(pages::sites::sites)
                                 .service(pages::jira::issues)
-                                .service(pages::jira::issue)
+                                .service(pages::issue::issue)
+                                .service(pages::issue_actions::add_comment)
+                                .service(pages::issue_actions::transition)
+                                .service(pages::issue_actions::assign_to_me)
+                                .service(pages::search::search)
                                 .service(pages::confluence::spaces)
                                 .service(pages::confluence::page)
                                 .service(pages::account::account)
@@ -142,7 +147,8 @@ impl Application {
                                 .service(auth::login)
                                 .service(auth::callback::callback)
                                 .service(auth::logout)
-                                .default_service(web::to(not_found))
+                                .service(auth::consent)
+                                .default_service(web::to(not_found_here))
                                 .wrap(session_middleware(&settings, session_store.clone(), key.clone())),
                         ),
                 )
@@ -191,6 +197,11 @@ impl Application {
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// A 404 under the session layer: asking who is signed in lets the error page keep their header.
+async fn not_found_here(_visitor: crate::session::MaybeSignedIn) -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 

@@ -111,6 +111,54 @@ impl Urls {
     pub fn stylesheet(&self) -> String {
         self.path(&format!("/static/{}", crate::assets::stylesheet_name()))
     }
+
+    /// `/search`, the search box's target.
+    pub fn search(&self) -> String {
+        self.path("/search")
+    }
+
+    /// A search for `text` (percent-encoded here).
+    pub fn search_for(&self, text: &str) -> String {
+        format!("{}?q={}", self.search(), encode(text))
+    }
+
+    /// More of one site's results of a search: its issues after Jira's page token `issues`, or
+    /// its pages after Confluence's cursor `pages` (both percent-encoded here).
+    pub fn search_more(&self, text: &str, cloud_id: &str, issues: Option<&str>, pages: Option<&str>) -> String {
+        let mut url = format!("{}&site={}", self.search_for(text), encode(cloud_id));
+        if let Some(token) = issues {
+            url.push_str(&format!("&issues={}", encode(token)));
+        }
+        if let Some(cursor) = pages {
+            url.push_str(&format!("&pages={}", encode(cursor)));
+        }
+        url
+    }
+
+    /// Where the issue page's comment form posts.
+    pub fn issue_comments(&self, cloud_id: &str, key: &str) -> String {
+        format!("{}/comments", self.issue(cloud_id, key))
+    }
+
+    /// Where the issue page's transition buttons post.
+    pub fn issue_transitions(&self, cloud_id: &str, key: &str) -> String {
+        format!("{}/transitions", self.issue(cloud_id, key))
+    }
+
+    /// Where "Assign to me" posts.
+    pub fn issue_assignee(&self, cloud_id: &str, key: &str) -> String {
+        format!("{}/assignee", self.issue(cloud_id, key))
+    }
+
+    /// The button that consents again for scopes added since sign-in.
+    pub fn consent(&self) -> String {
+        self.path("/auth/consent")
+    }
+
+    /// The icon every page names (also answered at `/favicon.ico`).
+    pub fn favicon(&self) -> String {
+        self.path("/static/favicon.svg")
+    }
 }
 
 fn encode(value: &str) -> String {
@@ -139,6 +187,9 @@ mod tests {
         assert_eq!(urls.issues_page("c1", "a b&c"), "/atl/sites/c1/jira/issues?page=a+b%26c");
         assert_eq!(urls.login(Some("/atl/sites?x=1")), "/atl/auth/login?return_to=%2Fatl%2Fsites%3Fx%3D1");
         assert_eq!(urls.absolute(&urls.account()), "https://t.example/atl/account");
+        assert_eq!(urls.search_for("a \"b\" & c"), "/atl/search?q=a+%22b%22+%26+c");
+        assert_eq!(urls.search_more("x", "c1", Some("t=1"), None), "/atl/search?q=x&site=c1&issues=t%3D1");
+        assert_eq!(urls.issue_comments("c1", "AB-1"), "/atl/sites/c1/jira/issues/AB-1/comments");
     }
 
     #[test]

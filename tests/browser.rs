@@ -373,3 +373,123 @@ async fn a_session_that_expires_while_the_page_is_open_signs_in_again_and_return
     scene.check("the account page after signing in again").await;
     scene.finish().await;
 }
+
+/// The default scopes plus the two that turn on writes and Confluence search.
+const ALL_SCOPES: &str = "read:me read:jira-user read:jira-work read:space:confluence read:page:confluence \
+                          offline_access write:jira-work search:confluence";
+
+impl Scene {
+    /// Types `text` into the field `css` picks.
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self.browser.client().find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+        field.send_keys(text).await.unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+    }
+
+    /// Fails when the page is wider than the window, `width` px (it would scroll sideways). On a
+    /// phone the browser zooms out to show what sticks out, so `innerWidth` can grow with the
+    /// page: the width asked for is the measure.
+    async fn assert_no_sideways_scroll(&self, page: &str, width: u32) {
+        let (document, window) = self.browser.widths().await;
+        let window = window.min(f64::from(width));
+        assert!(
+            document <= window,
+            "{page} scrolls sideways: the document is {document} px wide, the window {window} px"
+        );
+    }
+}
+
+#[tokio::test]
+async fn searching_commenting_and_moving_an_issue_work_in_the_browser() {
+    let scene = Scene::start(&[("THREELO_SCOPES", ALL_SCOPES)]).await;
+    let browser = &scene.browser;
+    scene.sign_in_without_a_click().await;
+
+    scene.type_into("#q", "release").await;
+    browser.click_button("Search").await;
+    let results = browser.wait_for_text("Search for “release”").await;
+    assert!(results.contains("Release checklist for 4.2") && results.contains("Release process"), "{results}");
+    scene.check("the search results").await;
+    scene.screenshot("search-1280").await;
+
+    browser.click_link(SHOWCASE_ISSUE).await;
+    browser.wait_for_text("Regression suite is green on staging.").await;
+    scene.type_into("#comment-body", "Tagged 4.2 from the browser.").await;
+    browser.click_button("Post comment").await;
+    let issue = browser.wait_for_text("Tagged 4.2 from the browser.").await;
+    assert!(browser.url().await.ends_with(&format!("/jira/issues/{SHOWCASE_ISSUE}")), "303 back to the issue");
+    assert_eq!(issue.matches("Tagged 4.2 from the browser.").count(), 1, "posted once: {issue}");
+    let textarea = browser.client().find(Locator::Css("#comment-body")).await.unwrap();
+    assert_eq!(textarea.prop("value").await.unwrap().as_deref(), Some(""), "a fresh form after posting");
+    scene.check("the issue page after commenting").await;
+    scene.screenshot("issue-comments-1280").await;
+
+    browser.click_button("Done").await;
+    browser.wait_for_text("Start progress → In Progress").await;
+    let status = browser.client().find(Locator::XPath("//dt[.='Status']/following-sibling::dd[1]")).await.unwrap();
+    assert_eq!(status.text().await.unwrap(), "Done", "the transition moved the issue");
+    scene.check("the issue page after a transition").await;
+    scene.finish().await;
+}
+
+#[tokio::test]
+async fn no_page_scrolls_sideways_on_a_phone_and_each_is_pictured_at_both_widths() {
+    let scene = Scene::start(&[("THREELO_SCOPES", ALL_SCOPES)]).await;
+    let browser = &scene.browser;
+    let acme = threelo_emulator::seed::ids::ACME_CLOUD_ID;
+    // Signed out first: the landing page.
+    let mut pages: Vec<(&str, String, &str)> = vec![("landing", "/".to_owned(), "Sign in with Atlassian")];
+    for (width, height, mobile, suffix) in [(390, 844, true, "390"), (1280, 900, false, "1280")] {
+        browser.set_viewport(width, height, mobile).await;
+        for (name, path, text) in &pages {
+            browser.goto(&scene.url(path)).await;
+            browser.wait_for_text(text).await;
+            scene.assert_no_sideways_scroll(&format!("{name} at {width} px"), width).await;
+            scene.screenshot(&format!("{name}-{suffix}")).await;
+        }
+    }
+    scene.sign_in_without_a_click().await;
+    pages = vec![
+        ("dashboard", "/".to_owned(), "Your open issues"),
+        ("issues", format!("/sites/{acme}/jira/issues"), "Your open issues on acme"),
+        ("issue", format!("/sites/{acme}/jira/issues/{SHOWCASE_ISSUE}"), "Regression suite is green"),
+        ("issue-long-summary", format!("/sites/{acme}/jira/issues/ACME-5"), "Very long summary"),
+        ("issue-hostile", format!("/sites/{acme}/jira/issues/ACME-3"), "Description"),
+        ("search", "/search?q=release".to_owned(), "Search for “release”"),
+        ("search-empty", "/search?q=".to_owned(), "Type a word or two"),
+        ("sites", "/sites".to_owned(), "Your Atlassian sites"),
+        ("spaces", format!("/sites/{acme}/confluence/spaces"), "Confluence spaces on acme"),
+        ("confluence-table", format!("/sites/{acme}/confluence/pages/163842"), "Architecture overview"),
+        ("account", "/account".to_owned(), "Where you are signed in"),
+        ("not-found-signed-in", "/no/such/page".to_owned(), "Page not found"),
+    ];
+    for (width, height, mobile, suffix) in [(390, 844, true, "390"), (1280, 900, false, "1280")] {
+        browser.set_viewport(width, height, mobile).await;
+        for (name, path, text) in &pages {
+            browser.goto(&scene.url(path)).await;
+            browser.wait_for_text(text).await;
+            scene.assert_no_sideways_scroll(&format!("{name} at {width} px"), width).await;
+            if width == 390 && (*name == "issue" || name.starts_with("issue-")) {
+                // One column on a phone: the description and the facts each get the width.
+                let script = "return ['article.description', 'aside.issue-side']
+                    .map((css) => document.querySelector(css).getBoundingClientRect().width);";
+                let value = browser.client().execute(script, vec![]).await.expect("the columns' widths");
+                let narrowest =
+                    value.as_array().expect("widths").iter().filter_map(|w| w.as_f64()).fold(f64::MAX, f64::min);
+                assert!(narrowest >= f64::from(width) * 0.75, "{name} at {width} px: a column is {narrowest} px wide");
+            }
+            scene.screenshot(&format!("{name}-{suffix}")).await;
+        }
+    }
+    // The account page is one tap away on a phone, and a signed-in error page keeps the header.
+    browser.set_viewport(390, 844, true).await;
+    browser.goto(&scene.url("/no/such/page")).await;
+    browser.wait_for_text("Page not found").await;
+    let account = browser.client().find(Locator::Css("a.account-link")).await.expect("the account link");
+    assert!(account.is_displayed().await.unwrap(), "the account link shows at 390 px");
+    account.click().await.unwrap();
+    browser.wait_for_text("Where you are signed in").await;
+    let missing = scene.url("/no/such/page");
+    let own_status = |e: &LogEntry| e.message.starts_with(&missing) && e.message.contains("status of 404");
+    scene.check_allowing("the pages at both widths", own_status).await;
+    scene.finish().await;
+}

@@ -141,6 +141,32 @@ fn gen_secret_prints_values_that_check_config_accepts_and_shows_the_callback() {
     assert!(out.contains("https://tools.example.com/atl/auth/callback"), "{out}");
     assert!(out.contains("redis://app:****@redis.internal:6379/0"), "{out}");
     assert!(!out.contains("hunter2") && !out.contains("secret\n"), "{out}");
+    // The default scopes leave the optional features off, and say how to turn them on.
+    assert!(out.contains("feature off:   comments, transitions"), "{out}");
+    assert!(out.contains("write:jira-work (add it to THREELO_SCOPES and to the app in the developer console)"));
+    assert!(out.contains("search:confluence (add it"), "{out}");
+}
+
+#[test]
+fn check_config_says_which_features_the_scopes_turn_on() {
+    let (_, out, _) = run(threelo().arg("gen-secret"));
+    let mut command = threelo();
+    for line in out.lines().filter(|l| l.starts_with("THREELO_")) {
+        let (name, value) = line.split_once('=').unwrap();
+        command.env(name, value);
+    }
+    let scopes = "read:me read:jira-work offline_access write:jira-work";
+    let (code, out, err) = run(command
+        .arg("check-config")
+        .env("THREELO_CLIENT_ID", "id")
+        .env("THREELO_CLIENT_SECRET", "secret")
+        .env("THREELO_SCOPES", scopes));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("feature on:    comments, transitions and \"Assign to me\" on the issue page: write:jira-work\n"),
+        "{out}"
+    );
+    assert!(out.contains("feature off:   Confluence pages in search results"), "{out}");
 }
 
 #[test]

@@ -239,6 +239,45 @@ async fn the_stylesheet_has_a_fingerprinted_name_and_is_kept_for_a_year() {
 }
 
 #[tokio::test]
+async fn the_icon_is_served_at_favicon_ico_and_named_by_every_page() {
+    let app = TestApp::spawn().await;
+    for path in ["/favicon.ico", "/static/favicon.svg"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["content-type"], "image/svg+xml", "{path}");
+        assert!(response.text().await.unwrap().starts_with("<svg"), "{path}");
+    }
+    let landing = app.page("/").await;
+    assert!(landing.contains("<link rel=\"icon\" href=\"/static/favicon.svg\""), "{landing}");
+    assert!(landing.contains("<meta name=\"description\" content=\""), "the landing page describes itself");
+}
+
+#[tokio::test]
+async fn every_navigation_landmark_is_labelled_and_no_table_header_is_empty() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let acme = site(ACME_SITE);
+    for path in [
+        "/".to_owned(),
+        "/sites".to_owned(),
+        issues_path(ACME_SITE),
+        format!("{}/{SHOWCASE_ISSUE}", issues_path(ACME_SITE)),
+        format!("/sites/{acme}/confluence/spaces"),
+        "/account".to_owned(),
+        "/search?q=release".to_owned(),
+        "/no/such/page".to_owned(),
+    ] {
+        let page = app.page(&path).await;
+        assert!(page.contains("aria-label=\"Account\""), "{path}: the header is there");
+        for nav in page.split("<nav").skip(1) {
+            let tag = nav.split('>').next().unwrap_or_default();
+            assert!(tag.contains("aria-label=\""), "{path}: an unlabelled <nav{tag}>");
+        }
+        assert!(!page.contains("<th></th>"), "{path}: an empty table header");
+    }
+}
+
+#[tokio::test]
 async fn two_tabs_loading_the_dashboard_at_once_share_one_call_per_site() {
     let app = TestApp::spawn().await;
     app.sign_in().await;

@@ -104,4 +104,6 @@ pub struct LoggedRequest {
     pub grant_type: Option<String>,
     /// Status answered.
     pub status: u16,
+    /// The `jql` or `cql` query parameter of a search, decoded: exactly what the app asked.
+    pub search: Option<String>,
 }

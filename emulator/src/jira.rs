@@ -2,6 +2,7 @@
 //! Enhanced search (`search/jql`) with opaque page tokens, the removed `search` (410),
 //! approximate count, single issues and `myself`.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::api::{Caller, authenticate};
 use super::http::{ApiError, Params, decode_cursor, encode_cursor};
 use super::jira_json::{FIELDS, issue_json, select_fields, user_json};
+use super::jira_write::current;
 use super::jql;
 use super::scopes::Product;
 use super::seed::{self, Issue, SeedSite};
@@ -18,7 +20,11 @@ use super::state::{State, lock};
 const NO_SITE: &str = "No Jira site exists for this cloud id, or you do not have access to it.";
 
 /// Token, then scope, then site: the gateway's order.
-fn enter(req: &HttpRequest, state: &Mutex<State>, scope: &str) -> Result<(Caller, &'static SeedSite), ApiError> {
+pub(crate) fn enter(
+    req: &HttpRequest,
+    state: &Mutex<State>,
+    scope: &str,
+) -> Result<(Caller, &'static SeedSite), ApiError> {
     let caller = authenticate(req, state)?;
     caller.require(scope)?;
     let cloud_id = req.match_info().get("cloud_id").unwrap_or_default();
@@ -71,7 +77,7 @@ pub(crate) async fn search_get(req: HttpRequest, state: web::Data<Mutex<State>>)
         max_results,
         next_page_token: params.get("nextPageToken").map(str::to_owned),
     };
-    search(&caller, site, args)
+    search(&state, &caller, site, args)
 }
 
 /// `POST search/jql` with `{"jql","fields":[…],"maxResults","nextPageToken"}`.
@@ -97,7 +103,7 @@ pub(crate) async fn search_post(
         max_results,
         next_page_token: body.get("nextPageToken").and_then(Value::as_str).map(str::to_owned),
     };
-    search(&caller, site, args)
+    search(&state, &caller, site, args)
 }
 
 /// `POST search/approximate-count` with `{"jql"}`.
@@ -109,7 +115,7 @@ pub(crate) async fn count(
     let (caller, site) = enter(&req, &state, "read:jira-work")?;
     let body = json_body(&body)?;
     let jql = body.get("jql").and_then(Value::as_str).unwrap_or_default();
-    let hits = visible_hits(&caller, site, jql)?;
+    let hits = visible_hits(&state, &caller, site, jql)?;
     Ok(HttpResponse::Ok().json(json!({"count": hits.len()})))
 }
 
@@ -124,7 +130,8 @@ pub(crate) async fn issue(req: HttpRequest, state: web::Data<Mutex<State>>) -> R
     }
     let params = Params::query(&req);
     let fields = select_fields(params.all("fields")).unwrap_or_else(|| FIELDS.to_vec());
-    let mut body = issue_json(issue, Some(&fields), &caller.base_url, site);
+    let issue = current(&lock(&state), issue);
+    let mut body = issue_json(&issue, Some(&fields), &caller.base_url, site);
     let replaced = lock(&state).descriptions.get(key).cloned();
     if let (Some(description), Some(fields)) = (replaced, body.get_mut("fields").and_then(Value::as_object_mut))
         && fields.contains_key("description")
@@ -143,16 +150,25 @@ fn json_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 
 /// The issues `jql` finds that this user may see, in the query's order. Issues behind a
 /// security level are left out silently, as Jira does.
-fn visible_hits(caller: &Caller, site: &SeedSite, jql: &str) -> Result<Vec<&'static Issue>, ApiError> {
+fn visible_hits(
+    state: &Mutex<State>,
+    caller: &Caller,
+    site: &SeedSite,
+    jql: &str,
+) -> Result<Vec<Cow<'static, Issue>>, ApiError> {
     let query = jql::parse(jql).map_err(|message| ApiError::jira(400, message))?;
-    let mut hits: Vec<&Issue> =
-        seed::issues_on(site.name).filter(|i| !i.restricted && query.matches(i, caller.user)).collect();
+    let st = lock(state);
+    let mut hits: Vec<Cow<'static, Issue>> = seed::issues_on(site.name)
+        .filter(|i| !i.restricted)
+        .map(|i| current(&st, i))
+        .filter(|i| query.matches(i, caller.user))
+        .collect();
     hits.sort_by(|a, b| query.compare(a, b));
     Ok(hits)
 }
 
-fn search(caller: &Caller, site: &SeedSite, args: SearchArgs) -> Result<HttpResponse, ApiError> {
-    let hits = visible_hits(caller, site, &args.jql)?;
+fn search(state: &Mutex<State>, caller: &Caller, site: &SeedSite, args: SearchArgs) -> Result<HttpResponse, ApiError> {
+    let hits = visible_hits(state, caller, site, &args.jql)?;
     let max = match args.max_results {
         None => 50,
         Some(n) if n < 1 => return Err(ApiError::jira(400, "maxResults must be greater than 0.")),

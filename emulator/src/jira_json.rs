@@ -46,7 +46,7 @@ pub(crate) fn select_fields<'a>(values: impl Iterator<Item = &'a str>) -> Option
     Some(selected)
 }
 
-fn jira_time(t: time::OffsetDateTime) -> String {
+pub(crate) fn jira_time(t: time::OffsetDateTime) -> String {
     let format = format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory][offset_minute]"
     );

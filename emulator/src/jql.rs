@@ -1,6 +1,9 @@
 //! A small, lenient JQL subset: `AND`-joined clauses on `assignee`, `resolution`,
-//! `project`, `statusCategory` and `key`, plus `ORDER BY`. Enough for what the app sends;
-//! anything else is a 400 with Jira's message shape, never a guess.
+//! `project`, `statusCategory` and `key`, text search (`text ~ "words"`, `summary ~ "words"`),
+//! plus `ORDER BY`. Enough for what the app sends; anything else is a 400 with Jira's message
+//! shape, never a guess. Quoted strings take Jira's escapes (`\"`, `\'`, `\\`, `\n`, `\t`,
+//! `\r`, `\uXXXX`); any other backslash, a raw control character or an unclosed quote is an error,
+//! so a query that mixed user text into JQL without escaping it fails here as it would in Jira.
 
 use std::cmp::Ordering;
 
@@ -17,6 +20,7 @@ enum Tok {
     Func(String),
     Eq,
     Ne,
+    Tilde,
     Comma,
 }
 
@@ -29,6 +33,11 @@ enum Cond {
     Project(String, bool),
     StatusCategory(String, bool),
     Key(String, bool),
+    /// `text ~ "words"` (summary and description) or `summary ~ "words"`: every word appears.
+    Text {
+        words: Vec<String>,
+        summary_only: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -68,8 +77,12 @@ fn tokenize(jql: &str) -> Result<Vec<Tok>, String> {
         let c = chars[i];
         match c {
             _ if c.is_whitespace() => i += 1,
-            '=' | ',' => {
-                toks.push(if c == '=' { Tok::Eq } else { Tok::Comma });
+            '=' | ',' | '~' => {
+                toks.push(match c {
+                    '=' => Tok::Eq,
+                    '~' => Tok::Tilde,
+                    _ => Tok::Comma,
+                });
                 i += 1;
             }
             '!' if chars.get(i + 1) == Some(&'=') => {
@@ -77,11 +90,9 @@ fn tokenize(jql: &str) -> Result<Vec<Tok>, String> {
                 i += 2;
             }
             '"' | '\'' => {
-                let end = chars[i + 1..].iter().position(|&q| q == c).ok_or_else(|| {
-                    format!("Error in the JQL Query: The quoted string starting at character {} is not closed.", i + 1)
-                })?;
-                toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
-                i += end + 2;
+                let (text, next) = quoted(&chars, i)?;
+                toks.push(Tok::Str(text));
+                i = next;
             }
             _ if c.is_alphanumeric() || "_-.:".contains(c) => {
                 let start = i;
@@ -102,6 +113,73 @@ fn tokenize(jql: &str) -> Result<Vec<Tok>, String> {
     Ok(toks)
 }
 
+/// The string whose opening quote is at `start`, unescaped, and the index after its closing quote.
+fn quoted(chars: &[char], start: usize) -> Result<(String, usize), String> {
+    let quote = chars[start];
+    let mut text = String::new();
+    let mut i = start + 1;
+    loop {
+        let Some(&c) = chars.get(i) else {
+            return Err(format!(
+                "Error in the JQL Query: The quoted string starting at character {} is not closed.",
+                start + 1
+            ));
+        };
+        match c {
+            _ if c == quote => return Ok((text, i + 1)),
+            '\\' => {
+                let escaped = match chars.get(i + 1) {
+                    Some('"') => '"',
+                    Some('\'') => '\'',
+                    Some('\\') => '\\',
+                    Some('n') => '\n',
+                    Some('t') => '\t',
+                    Some('r') => '\r',
+                    Some(' ') => ' ',
+                    Some('u') => {
+                        let hex: String = chars.iter().skip(i + 2).take(4).collect();
+                        let code = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
+                        match (hex.len(), code) {
+                            (4, Some(code)) => {
+                                text.push(code);
+                                i += 6;
+                                continue;
+                            }
+                            _ => return Err(illegal_escape(i)),
+                        }
+                    }
+                    _ => return Err(illegal_escape(i)),
+                };
+                text.push(escaped);
+                i += 2;
+            }
+            _ if c.is_control() => {
+                return Err(format!(
+                    "Error in the JQL Query: The character '\\u{:04x}' is not allowed in a string. (line 1, character {})",
+                    c as u32,
+                    i + 1
+                ));
+            }
+            _ => {
+                text.push(c);
+                i += 1;
+            }
+        }
+    }
+}
+
+fn illegal_escape(at: usize) -> String {
+    format!(
+        "Error in the JQL Query: '\\' is an illegal JQL escape sequence. The valid escape sequences are \\', \\\", \\t, \\n, \\r, \\\\, '\\ ' and \\uXXXX. (line 1, character {})",
+        at + 1
+    )
+}
+
+/// The lower-case words of `text`, as a text search compares them.
+pub(crate) fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
 fn show(tok: &Tok) -> String {
     match tok {
         Tok::Word(w) => w.clone(),
@@ -109,6 +187,7 @@ fn show(tok: &Tok) -> String {
         Tok::Func(f) => format!("{f}()"),
         Tok::Eq => "=".to_owned(),
         Tok::Ne => "!=".to_owned(),
+        Tok::Tilde => "~".to_owned(),
         Tok::Comma => ",".to_owned(),
     }
 }
@@ -140,6 +219,19 @@ pub(crate) fn parse(jql: &str) -> Result<Query, String> {
         };
         let field = field.to_ascii_lowercase();
         pos += 1;
+        if toks.get(pos) == Some(&Tok::Tilde) {
+            let Some(Tok::Str(value)) = toks.get(pos + 1) else {
+                return Err(format!("Error in the JQL Query: Expecting a quoted string after '{field} ~'."));
+            };
+            let summary_only = match field.as_str() {
+                "text" => false,
+                "summary" => true,
+                _ => return Err(unsupported(&format!("{field} ~"))),
+            };
+            conds.push(Cond::Text { words: words(value), summary_only });
+            pos += 2;
+            continue;
+        }
         let (eq, empty_test) = match toks.get(pos) {
             Some(Tok::Eq) => (true, false),
             Some(Tok::Ne) => (false, false),
@@ -237,7 +329,20 @@ impl Query {
                 hit == *eq
             }
             Cond::Key(key, eq) => issue.key.eq_ignore_ascii_case(key) == *eq,
+            Cond::Text { words: wanted, summary_only } => {
+                let mut haystack = words(&issue.summary);
+                if !summary_only && let Some(description) = &issue.description {
+                    adf_words(description, &mut haystack);
+                }
+                !wanted.is_empty() && wanted.iter().all(|w| haystack.iter().any(|h| h.starts_with(w.as_str())))
+            }
         })
+    }
+
+    /// Whether the query searches text (Jira then orders by relevance; the emulator keeps its order).
+    #[cfg(test)]
+    fn searches_text(&self) -> bool {
+        self.conds.iter().any(|c| matches!(c, Cond::Text { .. }))
     }
 
     /// Orders two issues as the query's `ORDER BY` asks, ties broken by id.
@@ -256,6 +361,18 @@ impl Query {
             }
         }
         a.id.cmp(&b.id)
+    }
+}
+
+/// Appends the words of every text node of an ADF document.
+pub(crate) fn adf_words(node: &serde_json::Value, out: &mut Vec<String>) {
+    if let Some(text) = node.get("text").and_then(serde_json::Value::as_str) {
+        out.extend(words(text));
+    }
+    if let Some(children) = node.get("content").and_then(serde_json::Value::as_array) {
+        for child in children {
+            adf_words(child, out);
+        }
     }
 }
 
@@ -278,9 +395,20 @@ mod tests {
     #[test]
     fn garbage_and_unsupported_clauses_are_errors() {
         assert!(parse("assignee = currentUser() OR project = ACME").is_err());
-        assert!(parse("summary ~ \"x\"").unwrap_err().contains("reserved JQL character"));
+        assert!(parse("summary ! \"x\"").unwrap_err().contains("reserved JQL character"));
         assert!(parse("status = Open").is_err());
         assert!(parse("project = \"ACME").is_err());
         assert!(parse("project = ACME ORDER updated").is_err());
+    }
+
+    #[test]
+    fn text_search_takes_escaped_strings_and_refuses_broken_ones() {
+        let query = parse(r#"text ~ "say \"hi\" \\ now" ORDER BY updated DESC"#).unwrap();
+        assert!(query.searches_text());
+        assert!(parse(r#"text ~ "a" b""#).is_err(), "a stray quote ends the string early");
+        assert!(parse(r#"text ~ "a\q""#).unwrap_err().contains("illegal JQL escape"));
+        assert!(parse("text ~ \"line\nbreak\"").unwrap_err().contains("not allowed in a string"));
+        assert!(parse(r#"text ~ "unclosed\""#).unwrap_err().contains("not closed"));
+        assert!(parse(r#"labels ~ "x""#).is_err());
     }
 }

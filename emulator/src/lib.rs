@@ -15,7 +15,7 @@
 //! `state` (clock, knobs, request log), `grants` (codes, grants, token rotation), `auth`
 //! (authorize + consent screen, its templates in `templates/`), `token`
 //! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
-//! `jira_json` + `jql`, `confluence`, `observe` (latency, faults, request log), `fast`
+//! `jira_json` + `jql`, `jira_write` (comments, transitions, assignee: state per issue), `confluence`, `cql` (v1 search), `observe` (latency, faults, request log), `fast`
 //! (benchmark mode: API answers kept in memory), `http` (parameters, error bodies, cursors),
 //! `scopes` (known scopes and their words).
 
@@ -23,11 +23,13 @@ mod api;
 mod auth;
 mod config;
 mod confluence;
+mod cql;
 mod fast;
 mod grants;
 mod http;
 mod jira;
 mod jira_json;
+mod jira_write;
 mod jql;
 mod observe;
 mod scopes;
@@ -173,7 +175,25 @@ impl Emulator {
 
     /// The next `times` requests whose path starts with `path_prefix` get `fault`.
     pub fn inject(&self, path_prefix: &str, fault: Fault, times: u32) {
-        self.with(|s| s.inject(path_prefix, fault, times));
+        self.with(|s| s.inject(None, path_prefix, fault, times));
+    }
+
+    /// Like [`Emulator::inject`], for requests with `method` (`POST`, `PUT`…) only.
+    pub fn inject_on(&self, method: &str, path_prefix: &str, fault: Fault, times: u32) {
+        self.with(|s| s.inject(Some(method), path_prefix, fault, times));
+    }
+
+    /// Jira's per-issue write limit: the next `times` writes to issue `key` (a comment, a
+    /// transition, an assignment) get 429 with `RateLimit-Reason: jira-per-issue-on-write` and
+    /// `Retry-After: retry_after`, and change nothing.
+    pub fn limit_writes(&self, key: &str, times: u32, retry_after: u64) {
+        self.with(|s| s.write_limits.push((key.to_ascii_uppercase(), times, retry_after)));
+    }
+
+    /// The comments on issue `key` of the site named `site`, oldest first, as plain text
+    /// (ADF text nodes joined; paragraphs by a newline).
+    pub fn comments(&self, site: &str, key: &str) -> Vec<String> {
+        self.with(|s| jira_write::comment_texts(s, site, key))
     }
 
     /// Delay before answering requests under `path_prefix`; `Duration::ZERO` removes it.
@@ -241,6 +261,18 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route(&format!("{JIRA}/search/approximate-count"), web::post().to(jira::count))
         .route(&format!("{JIRA}/issue/{{key}}"), web::get().to(jira::issue))
+        .service(
+            web::resource(format!("{JIRA}/issue/{{key}}/comment"))
+                .route(web::get().to(jira_write::comments))
+                .route(web::post().to(jira_write::add_comment)),
+        )
+        .service(
+            web::resource(format!("{JIRA}/issue/{{key}}/transitions"))
+                .route(web::get().to(jira_write::transitions))
+                .route(web::post().to(jira_write::transition)),
+        )
+        .route(&format!("{JIRA}/issue/{{key}}/assignee"), web::put().to(jira_write::assign))
+        .route("/ex/confluence/{cloud_id}/wiki/rest/api/search", web::get().to(cql::search))
         .route(&format!("{WIKI}/spaces"), web::get().to(confluence::spaces))
         .route(&format!("{WIKI}/spaces/{{id}}"), web::get().to(confluence::space))
         .route(&format!("{WIKI}/spaces/{{id}}/pages"), web::get().to(confluence::space_pages))

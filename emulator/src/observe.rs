@@ -25,9 +25,13 @@ pub(crate) async fn observe(
     };
     let method = req.method().to_string();
     let path = req.path().to_owned();
+    // The JQL or CQL of a search, for tests that check what reached "Atlassian".
+    let search = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "jql" || k == "cql")
+        .map(|(_, v)| v.into_owned());
     let (delay, fault) = {
         let mut st = lock(&state);
-        (st.latency_for(&path), st.take_fault(&path))
+        (st.latency_for(&path), st.take_fault(&method, &path))
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -35,7 +39,13 @@ pub(crate) async fn observe(
     let log = |status: StatusCode, grant_type: Option<String>| {
         // Path only: the query of `/authorize` or a callback is no business of a log line.
         tracing::debug!(target: "threelo_emulator", %method, %path, status = status.as_u16(), "emulated Atlassian request");
-        let entry = LoggedRequest { method: method.clone(), path: path.clone(), grant_type, status: status.as_u16() };
+        let entry = LoggedRequest {
+            method: method.clone(),
+            path: path.clone(),
+            grant_type,
+            status: status.as_u16(),
+            search: search.clone(),
+        };
         lock(&state).log.push(entry);
     };
     let res = match fault {

@@ -38,7 +38,18 @@ pub(crate) struct Project {
 const ACME_PROJECT: Project = Project { id: "10000", key: "ACME", name: "Acme Platform" };
 const BETA_PROJECT: Project = Project { id: "10100", key: "BETA", name: "Beta Launch" };
 
+/// The workflow every seed project uses: each status can be reached from any other, through
+/// the transition of this id and name (Jira names transitions after the action).
+pub(crate) static WORKFLOW: [(&str, &str, &Status); 5] = [
+    ("11", "To Do", &TODO),
+    ("21", "Start progress", &IN_PROGRESS),
+    ("31", "Send to review", &IN_REVIEW),
+    ("41", "Done", &DONE),
+    ("51", "Block", &BLOCKED),
+];
+
 /// One Jira issue on one site.
+#[derive(Clone)]
 pub(crate) struct Issue {
     pub(crate) id: u64,
     pub(crate) key: String,

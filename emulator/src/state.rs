@@ -24,8 +24,35 @@ pub(crate) struct State {
     pub(crate) log: Vec<LoggedRequest>,
     /// Every secret handed out, so tests can look for leaks.
     pub(crate) issued: Vec<String>,
+    /// What writes changed, per issue id: comments, status, assignee (see `jira_write`).
+    pub(crate) changes: HashMap<u64, IssueChanges>,
+    /// Per-issue write limits asked for by a test: issue key (upper case), writes left to refuse,
+    /// and the Retry-After to send.
+    pub(crate) write_limits: Vec<(String, u32, u64)>,
+    /// The id of the next comment posted.
+    pub(crate) next_comment_id: u64,
     /// Descriptions that replace a seed issue's (by issue key), e.g. hostile ADF for tests.
     pub(crate) descriptions: HashMap<String, serde_json::Value>,
+}
+
+/// One comment on an issue.
+#[derive(Clone)]
+pub(crate) struct Comment {
+    pub(crate) id: u64,
+    pub(crate) author: &'static str,
+    pub(crate) body: serde_json::Value,
+    pub(crate) created: time::OffsetDateTime,
+}
+
+/// What writes changed on one issue; the seed holds the rest.
+#[derive(Clone, Default)]
+pub(crate) struct IssueChanges {
+    /// Every comment, the seeded ones included (filled on first use).
+    pub(crate) comments: Option<Vec<Comment>>,
+    pub(crate) status: Option<&'static super::seed_jira::Status>,
+    /// `Some(None)`: unassigned by a write.
+    pub(crate) assignee: Option<Option<&'static str>>,
+    pub(crate) updated: Option<time::OffsetDateTime>,
 }
 
 /// An authorization code, bound to what the consent was given for.
@@ -68,6 +95,8 @@ pub(crate) struct RefreshToken {
 }
 
 struct FaultRule {
+    /// Only requests with this method, when set.
+    method: Option<String>,
     prefix: String,
     fault: Fault,
     remaining: u32,
@@ -95,6 +124,9 @@ impl State {
             latency: Vec::new(),
             log: Vec::new(),
             issued,
+            changes: HashMap::new(),
+            write_limits: Vec::new(),
+            next_comment_id: 20_000,
             descriptions: HashMap::new(),
         }
     }
@@ -135,16 +167,18 @@ impl State {
         }
     }
 
-    pub(crate) fn inject(&mut self, prefix: &str, fault: Fault, times: u32) {
+    pub(crate) fn inject(&mut self, method: Option<&str>, prefix: &str, fault: Fault, times: u32) {
         if times > 0 {
             let prefix = prefix.to_owned();
-            self.faults.push(FaultRule { prefix, fault, remaining: times });
+            let method = method.map(str::to_ascii_uppercase);
+            self.faults.push(FaultRule { method, prefix, fault, remaining: times });
         }
     }
 
-    /// Takes one use of the first pending fault whose prefix matches `path`.
-    pub(crate) fn take_fault(&mut self, path: &str) -> Option<Fault> {
-        let index = self.faults.iter().position(|r| path.starts_with(&r.prefix))?;
+    /// Takes one use of the first pending fault whose method and prefix match.
+    pub(crate) fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let applies = |r: &FaultRule| path.starts_with(&r.prefix) && r.method.as_deref().is_none_or(|m| m == method);
+        let index = self.faults.iter().position(applies)?;
         let rule = &mut self.faults[index];
         let fault = rule.fault;
         rule.remaining -= 1;

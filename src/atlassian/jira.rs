@@ -9,7 +9,7 @@ use super::{ApiError, Atlassian};
 pub const MY_OPEN_ISSUES: &str = "assignee = currentUser() AND resolution = Unresolved ORDER BY updated DESC";
 /// The fields the issue lists show (the default would be ids only). Only what a row shows: each
 /// field asked for is more JSON to send and to parse, on every list page.
-const LIST_FIELDS: &str = "summary,status,priority,issuetype,updated";
+pub(super) const LIST_FIELDS: &str = "summary,status,priority,issuetype,updated";
 /// The fields the issue page shows.
 const ISSUE_FIELDS: &str =
     "summary,status,priority,issuetype,project,created,updated,reporter,assignee,labels,description";
@@ -49,6 +49,8 @@ pub struct Project {
 pub struct Person {
     #[serde(default, rename = "displayName")]
     pub display_name: String,
+    #[serde(default, rename = "accountId")]
+    pub account_id: String,
 }
 
 /// The fields threelo reads. Every one may be missing or null.

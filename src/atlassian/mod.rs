@@ -6,6 +6,7 @@ mod get;
 mod jira;
 mod oauth;
 mod types;
+mod work;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,9 @@ pub use confluence::{PageBody, Space, SpacePage};
 pub use jira::{IssueDetail, IssueFields, IssueSummary, SearchPage};
 pub use oauth::{ExchangeError, OAuth, RefreshFailure, TokenSet};
 pub use types::{Me, Site, merge_sites};
+pub use work::{
+    Comment, OPTIONAL_SCOPES, PageHit, PageHits, SEARCH_CONFLUENCE, Transition, WRITE_JIRA, WriteRefusal, WriteResult,
+};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;

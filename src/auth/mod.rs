@@ -1,6 +1,7 @@
 //! Signing in and out: `/auth/login`, `/auth/callback`, `/auth/logout`.
 
 pub mod callback;
+mod reconsent;
 mod return_to;
 
 use actix_session::Session;
@@ -8,6 +9,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 
+pub use reconsent::consent;
 pub use return_to::ReturnTo;
 
 use crate::atlassian::Atlassian;

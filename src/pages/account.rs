@@ -35,6 +35,8 @@ struct AccountPage<'a> {
     consented: String,
     consent_ends: String,
     sessions: Vec<SessionRow>,
+    /// Configured scopes (THREELO_SCOPES) that the grant lacks: consenting again adds them.
+    lacking: Vec<String>,
 }
 
 #[get("/account")]
@@ -42,6 +44,7 @@ pub async fn account(
     signed_in: SignedIn,
     sessions: web::Data<Sessions>,
     urls: web::Data<Urls>,
+    settings: web::Data<crate::config::Settings>,
 ) -> Result<HttpResponse, AppError> {
     let current = signed_in.data.token_record;
     let rows = sessions
@@ -66,6 +69,7 @@ pub async fn account(
         consented: format_time(signed_in.record.consented_at),
         consent_ends: format_time(signed_in.record.consented_at + CONSENT_LIFETIME_SECS),
         sessions: rows,
+        lacking: crate::pages::grant::lacking(&settings.scopes, &tokens.scopes),
         chrome: Chrome::new(signed_in.data, None),
     })
 }

@@ -2,16 +2,20 @@
 
 pub mod account;
 pub mod confluence;
+mod grant;
 pub mod home;
+pub mod issue;
+pub mod issue_actions;
 mod issue_row;
 pub mod jira;
+pub mod search;
 pub mod sites;
 mod static_files;
 
 use actix_web::HttpResponse;
 use askama::Template;
 
-pub use static_files::stylesheet;
+pub use static_files::{favicon_ico, stylesheet};
 
 use crate::atlassian::Site;
 use crate::error::AppError;
@@ -24,6 +28,8 @@ pub struct Chrome {
     pub sites: Vec<Site>,
     /// The cloudId of the site the page is about, if any.
     pub current_site: Option<String>,
+    /// What the header's search box shows (the search page's own text).
+    pub query: String,
 }
 
 impl Chrome {
@@ -33,14 +39,20 @@ impl Chrome {
             csrf: signed_in.csrf,
             sites: signed_in.sites,
             current_site: current_site.map(str::to_owned),
+            query: String::new(),
         }
     }
 }
 
 /// Renders a page. Every page may show personal data, so none may be stored by a browser or cache.
 pub fn html(page: impl Template) -> Result<HttpResponse, AppError> {
+    html_status(actix_web::http::StatusCode::OK, page)
+}
+
+/// [`html`] with another status (a page that explains a failure and keeps what was typed).
+pub fn html_status(status: actix_web::http::StatusCode, page: impl Template) -> Result<HttpResponse, AppError> {
     let body = page.render().map_err(|err| AppError::Internal(err.into()))?;
-    Ok(HttpResponse::Ok()
+    Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body))

@@ -160,8 +160,8 @@ impl Html {
             "panel" => self.wrap("<div class=\"panel\">", "</div>", node, Parent::Flow, depth),
             "codeBlock" => {
                 let open = match attr("language").and_then(Value::as_str).filter(|l| is_language(l)) {
-                    Some(lang) => Cow::Owned(format!("<pre><code class=\"language-{lang}\">")),
-                    None => Cow::Borrowed("<pre><code>"),
+                    Some(lang) => Cow::Owned(format!("<pre tabindex=\"0\"><code class=\"language-{lang}\">")),
+                    None => Cow::Borrowed("<pre tabindex=\"0\"><code>"),
                 };
                 if self.open(&open) {
                     // Code is text only: marks and nested nodes are not allowed in it by the schema.

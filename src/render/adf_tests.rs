@@ -130,13 +130,16 @@ fn code_block_language_becomes_a_class_only_when_harmless() {
     let code = |language: Value| {
         adf_to_html(&json!({"type": "codeBlock", "attrs": {"language": language}, "content": [text("a < b")]}))
     };
-    assert_eq!(code(json!("rust")), "<pre><code class=\"language-rust\">a &lt; b</code></pre>");
-    assert_eq!(code(json!("c++")), "<pre><code class=\"language-c++\">a &lt; b</code></pre>");
-    assert_eq!(code(json!("objective-c_2")), "<pre><code class=\"language-objective-c_2\">a &lt; b</code></pre>");
+    assert_eq!(code(json!("rust")), "<pre tabindex=\"0\"><code class=\"language-rust\">a &lt; b</code></pre>");
+    assert_eq!(code(json!("c++")), "<pre tabindex=\"0\"><code class=\"language-c++\">a &lt; b</code></pre>");
+    assert_eq!(
+        code(json!("objective-c_2")),
+        "<pre tabindex=\"0\"><code class=\"language-objective-c_2\">a &lt; b</code></pre>"
+    );
     let long = "a".repeat(33);
     for odd in [json!("html\"><script>alert(1)</script>"), json!(""), json!(long), json!("a b"), json!(5), json!(null)]
     {
-        assert_eq!(code(odd), "<pre><code>a &lt; b</code></pre>");
+        assert_eq!(code(odd), "<pre tabindex=\"0\"><code>a &lt; b</code></pre>");
     }
 }
 
@@ -145,7 +148,7 @@ fn code_block_content_cannot_close_the_block() {
     let block = json!({"type": "codeBlock", "content": [text("</code></pre><script>alert(2)</script>")]});
     assert_eq!(
         adf_to_html(&block),
-        "<pre><code>&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;</code></pre>"
+        "<pre tabindex=\"0\"><code>&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;</code></pre>"
     );
 }
 
@@ -314,7 +317,7 @@ fn garbage_never_panics_and_renders_what_it_can() {
     ]));
     assert_eq!(adf_to_html(&odd_marks), "<p>ab</p>");
     let odd_attrs = doc(json!([{"type": "heading", "attrs": "x"}, {"type": "codeBlock", "attrs": 1, "content": [1]}]));
-    assert_eq!(adf_to_html(&odd_attrs), "<p></p><pre><code></code></pre>");
+    assert_eq!(adf_to_html(&odd_attrs), "<p></p><pre tabindex=\"0\"><code></code></pre>");
 }
 
 #[test]

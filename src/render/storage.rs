@@ -51,7 +51,9 @@ static CLEANER: LazyLock<Builder<'static>> = LazyLock::new(|| {
         // A relative link would resolve against threelo, not Confluence: it could only mislead.
         .url_relative(UrlRelative::Deny)
         .link_rel(Some("noopener noreferrer nofollow"))
-        .strip_comments(true);
+        .strip_comments(true)
+        // A code block wider than the page scrolls; tabindex lets a keyboard scroll it too.
+        .set_tag_attribute_value("pre", "tabindex", "0");
     builder
 });
 

@@ -96,7 +96,7 @@ fn ordinary_content_is_kept() {
                 <td>2</td></tr></tbody></table>";
     let want = "<h2>Summary</h2><p>Sign-in failed for <strong>42 minutes</strong> &amp; <em>more</em>.</p>\
                 <ul><li><p>09:12 alerts fire</p></li></ul><ol><li>one</li></ol><blockquote><p>q</p></blockquote>\
-                <pre><code>a &lt; b</code></pre><hr><p>a<br>b <b>B</b> <i>I</i> <u>U</u> <s>S</s></p>\
+                <pre tabindex=\"0\"><code>a &lt; b</code></pre><hr><p>a<br>b <b>B</b> <i>I</i> <u>U</u> <s>S</s></p>\
                 <table><thead><tr><th colspan=\"2\">H</th></tr></thead><tbody><tr><td rowspan=\"1\">1</td>\
                 <td>2</td></tr></tbody></table>";
     assert_eq!(sanitize_storage(page), want);
@@ -130,7 +130,10 @@ fn code_macro_bodies_become_escaped_preformatted_text() {
     let code = "<ac:structured-macro ac:name=\"code\"><ac:parameter ac:name=\"language\">html</ac:parameter>\
                 <ac:plain-text-body><![CDATA[if a < b && c:\n  <script>alert(1)</script>]]></ac:plain-text-body>\
                 </ac:structured-macro>";
-    assert_eq!(sanitize_storage(code), "<pre>if a &lt; b &amp;&amp; c:\n  &lt;script&gt;alert(1)&lt;/script&gt;</pre>");
+    assert_eq!(
+        sanitize_storage(code),
+        "<pre tabindex=\"0\">if a &lt; b &amp;&amp; c:\n  &lt;script&gt;alert(1)&lt;/script&gt;</pre>"
+    );
     // Unterminated: the rest is text, as an XML parser would have it.
     assert_eq!(sanitize_storage("<p>x<![CDATA[<b>y</b>"), "<p>x&lt;b&gt;y&lt;/b&gt;</p>");
 }
@@ -161,5 +164,5 @@ fn depth_estimate_sees_through_ignored_end_tags_and_reopened_formatting() {
     assert!(!nesting_exceeds(&flat, MAX_NESTING));
     // Code bodies are text by the time depth is measured.
     let code = format!("<ac:plain-text-body><![CDATA[{}]]></ac:plain-text-body>", "<div>".repeat(1_000));
-    assert_eq!(sanitize_storage(&code), format!("<pre>{}</pre>", "&lt;div&gt;".repeat(1_000)));
+    assert_eq!(sanitize_storage(&code), format!("<pre tabindex=\"0\">{}</pre>", "&lt;div&gt;".repeat(1_000)));
 }

@@ -309,6 +309,22 @@ impl Browser {
         path
     }
 
+    /// Lays pages out as a phone (`mobile`, honouring the viewport meta tag) or a desktop window
+    /// of `width`×`height` CSS pixels, from the next navigation on.
+    pub async fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
+        let params = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile });
+        self.cdp("Emulation.setDeviceMetricsOverride", params).await;
+    }
+
+    /// How wide the document is and how wide the window: a page scrolls sideways when the first
+    /// is larger.
+    pub async fn widths(&self) -> (f64, f64) {
+        let script = "return [document.documentElement.scrollWidth, window.innerWidth];";
+        let value = self.client.execute(script, vec![]).await.expect("the page's widths");
+        let number = |v: &Value| v.as_f64().expect("a width");
+        (number(&value[0]), number(&value[1]))
+    }
+
     /// A Chrome DevTools Protocol command through chromedriver's `goog/cdp/execute`.
     async fn cdp(&self, cmd: &str, params: Value) -> Value {
         let command = ChromeCommand { path: "goog/cdp/execute", body: json!({ "cmd": cmd, "params": params }) };

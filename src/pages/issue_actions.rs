@@ -1,0 +1,305 @@
+//! The issue page's writes: `POST …/issues/{key}/comments` (form: `body`, `csrf`, `nonce`),
+//! `POST …/issues/{key}/transitions` (form: `transition`, `csrf`, `nonce`) and
+//! `POST …/issues/{key}/assignee` (form: `csrf`, `nonce`: assigns the issue to the user).
+//!
+//! Each one, in this order: the CSRF checks (`CsrfForm`); the site and key; the form's own checks
+//! (nothing typed: no call); the grant must hold `write:jira-work` (else the page offers to allow
+//! it, no call); the nonce is claimed (`nonce.rs`: a nonce seen before answers the same 303 with no
+//! call at all); then exactly one write to Jira, never repeated. Success is a 303 back to the
+//! issue. A refusal re-renders the issue page with what happened, what to do, and the comment as
+//! typed, under a 4xx/5xx status and without a redirect (a redirect would lose the text).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::atlassian::{Site, WRITE_JIRA, WriteRefusal, WriteResult};
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::ids::{CloudId, IssueKey};
+use crate::nonce::Nonces;
+use crate::on_behalf::{OnBehalf, Product};
+use crate::pages::grant::{Access, access};
+use crate::pages::issue::{Failure, is_transition_id, render};
+use crate::rate_limits::Target as Budget;
+use crate::session::CsrfForm;
+use crate::store::Kv;
+use crate::urls::Urls;
+
+/// The longest comment accepted, in characters (Jira's limit is 32,767).
+pub const MAX_COMMENT_CHARS: usize = 32_000;
+
+/// The comment form.
+#[derive(Deserialize)]
+pub struct CommentForm {
+    body: Option<String>,
+    nonce: Option<String>,
+}
+
+/// A transition button's form.
+#[derive(Deserialize)]
+pub struct TransitionForm {
+    transition: Option<String>,
+    nonce: Option<String>,
+}
+
+/// "Assign to me": only the nonce (and the CSRF token).
+#[derive(Deserialize)]
+pub struct AssignForm {
+    nonce: Option<String>,
+}
+
+/// Plain text to an ADF document: paragraphs at blank lines, a hard break at each other line
+/// break, control characters other than line breaks and tabs dropped. `None` when nothing is left.
+pub fn text_to_adf(text: &str) -> Option<Value> {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let clean: String = text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect();
+    let paragraphs: Vec<Value> = clean
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut content = Vec::new();
+            for (i, line) in p.split('\n').enumerate() {
+                if i > 0 {
+                    content.push(json!({"type": "hardBreak"}));
+                }
+                if !line.is_empty() {
+                    content.push(json!({"type": "text", "text": line}));
+                }
+            }
+            json!({"type": "paragraph", "content": content})
+        })
+        .collect();
+    (!paragraphs.is_empty()).then(|| json!({"type": "doc", "version": 1, "content": paragraphs}))
+}
+
+/// Everything a write handler needs, checked.
+struct Subject {
+    user: OnBehalf,
+    site: Site,
+    cloud_id: CloudId,
+    key: IssueKey,
+}
+
+async fn target(
+    req: &HttpRequest,
+    posted_signed_in: crate::session::SignedIn,
+    path: (String, String),
+) -> Result<Subject, AppError> {
+    let user = OnBehalf::new(posted_signed_in, req)?;
+    let (cloud_id, site) = user.site(&path.0, Product::Jira).await?;
+    let key = IssueKey::parse(&path.1).ok_or(AppError::NotFound)?;
+    Ok(Subject { user, site, cloud_id, key })
+}
+
+/// How the page explains a refusal, for a write described by `what` ("The comment was not
+/// posted", …).
+fn explain(refusal: &WriteRefusal, what: &str, draft: String) -> Failure {
+    let (status, what, then) = match refusal {
+        WriteRefusal::RateLimited { retry_after, per_issue: true } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{what}: Jira limits how often one issue can be changed, and this issue has just had many changes."),
+            format!("Nothing was changed. Wait {} seconds, then send it again.", retry_after.unwrap_or(30)),
+        ),
+        WriteRefusal::RateLimited { retry_after, per_issue: false } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{what}: Atlassian asked threelo to slow down."),
+            format!("Nothing was changed. Wait {} seconds, then send it again.", retry_after.unwrap_or(30)),
+        ),
+        WriteRefusal::ScopeMissing => (
+            StatusCode::FORBIDDEN,
+            format!("{what}: Atlassian has not given threelo permission to change issues ({WRITE_JIRA})."),
+            "Nothing was changed. Allow it with the button on this page, or ask the people who run threelo to add the permission.".to_owned(),
+        ),
+        WriteRefusal::Forbidden => (
+            StatusCode::FORBIDDEN,
+            format!("{what}: Jira says your account may not do this on this issue."),
+            "Nothing was changed. Ask the project's administrators for the permission.".to_owned(),
+        ),
+        WriteRefusal::NotFound => (
+            StatusCode::NOT_FOUND,
+            format!("{what}: Jira says this issue does not exist, or you can no longer see it."),
+            "Nothing was changed.".to_owned(),
+        ),
+        WriteRefusal::Rejected(_) => (
+            StatusCode::BAD_REQUEST,
+            format!("{what}: Jira refused it as it was sent (the issue may have changed meanwhile)."),
+            "Nothing was changed. Check the issue below and try again.".to_owned(),
+        ),
+        WriteRefusal::Failed(code) => (
+            StatusCode::BAD_GATEWAY,
+            format!("{what}: Atlassian failed while handling it (it answered {}).", code.as_u16()),
+            "It may or may not have been made: look at the issue below before you send it again.".to_owned(),
+        ),
+        WriteRefusal::Timeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("{what}: Atlassian did not answer in time."),
+            "It may or may not have been made: look at the issue below before you send it again.".to_owned(),
+        ),
+        WriteRefusal::Unreachable(_) => (
+            StatusCode::BAD_GATEWAY,
+            format!("{what}: threelo could not reach Atlassian."),
+            "Nothing was changed. Try again in a moment.".to_owned(),
+        ),
+    };
+    Failure { status, what, then, draft }
+}
+
+/// Claims the nonce, makes the write once, and answers: 303 back to the issue on success or
+/// when the nonce was used before; the issue page explaining a refusal otherwise.
+#[allow(clippy::too_many_arguments)]
+async fn write_once<F, Fut>(
+    t: Subject,
+    nonce: Option<String>,
+    what: &str,
+    draft: String,
+    kv: &Kv,
+    settings: &Settings,
+    urls: &Urls,
+    write: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: Fn(web::Data<crate::atlassian::Atlassian>, secrecy::SecretString) -> Fut,
+    Fut: Future<Output = WriteResult>,
+{
+    let back = urls.issue(t.cloud_id.as_str(), t.key.as_str());
+    if access(&settings.scopes, &t.user.granted_scopes(), WRITE_JIRA) != Access::Granted {
+        let failure = explain(&WriteRefusal::ScopeMissing, what, draft);
+        return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+    }
+    let nonce = nonce.ok_or(AppError::BadRequest("the form has no nonce"))?;
+    let nonces = Nonces::new(kv, settings.session.lifetime);
+    let account_id = t.user.session_data().user.account_id;
+    if !nonces.claim(&account_id, &nonce).await? {
+        tracing::info!(account = %account_id, "a form was sent again; answered without a second write");
+        return Ok(urls.see_other(&back));
+    }
+    let jira = Budget { product: Product::Jira, site: t.cloud_id.as_str() };
+    let outcome = match t.user.call(jira, write).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            // The write was never made (the refresh before it, or the only try, failed).
+            let _ = nonces.release(&account_id, &nonce).await;
+            return Err(err);
+        }
+    };
+    match outcome {
+        Ok(()) => Ok(urls.see_other(&back)),
+        Err(refusal) => {
+            tracing::info!(account = %account_id, error = %refusal, "a write to Jira did not go through");
+            if refusal.nothing_changed() {
+                nonces.release(&account_id, &nonce).await?;
+            }
+            let failure = explain(&refusal, what, draft);
+            render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await
+        }
+    }
+}
+
+#[post("/sites/{cloud_id}/jira/issues/{key}/comments")]
+pub async fn add_comment(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    posted: CsrfForm<CommentForm>,
+    kv: web::Data<Kv>,
+    settings: web::Data<Settings>,
+    urls: web::Data<Urls>,
+) -> Result<HttpResponse, AppError> {
+    let CsrfForm { signed_in, form } = posted;
+    let t = target(&req, signed_in, path.into_inner()).await?;
+    let draft = form.body.unwrap_or_default();
+    const WHAT: &str = "Your comment was not posted";
+    let refuse = |message: &str| Failure {
+        status: StatusCode::BAD_REQUEST,
+        what: format!("{WHAT}: {message}"),
+        then: "Nothing was sent to Jira.".to_owned(),
+        draft: draft.clone(),
+    };
+    if draft.chars().count() > MAX_COMMENT_CHARS {
+        let failure = refuse(&format!("it is longer than {MAX_COMMENT_CHARS} characters; shorten it."));
+        return render(&t.user, &urls, &settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+    }
+    let Some(adf) = text_to_adf(&draft) else {
+        let failure = refuse("it is empty; write something first.");
+        return render(&t.user, &urls, &settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+    };
+    let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
+    let (cloud_id, key, adf) = (&cloud_id, &key, &adf);
+    write_once(t, form.nonce, WHAT, draft.clone(), &kv, &settings, &urls, |api, token| async move {
+        api.add_comment(&token, cloud_id, key, adf).await
+    })
+    .await
+}
+
+#[post("/sites/{cloud_id}/jira/issues/{key}/transitions")]
+pub async fn transition(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    posted: CsrfForm<TransitionForm>,
+    kv: web::Data<Kv>,
+    settings: web::Data<Settings>,
+    urls: web::Data<Urls>,
+) -> Result<HttpResponse, AppError> {
+    let CsrfForm { signed_in, form } = posted;
+    let t = target(&req, signed_in, path.into_inner()).await?;
+    let id =
+        form.transition.filter(|id| is_transition_id(id)).ok_or(AppError::BadRequest("no transition was named"))?;
+    let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
+    let (cloud_id, key, id) = (&cloud_id, &key, &id);
+    let what = "The issue was not moved";
+    write_once(t, form.nonce, what, String::new(), &kv, &settings, &urls, |api, token| async move {
+        api.transition(&token, cloud_id, key, id).await
+    })
+    .await
+}
+
+#[post("/sites/{cloud_id}/jira/issues/{key}/assignee")]
+pub async fn assign_to_me(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    posted: CsrfForm<AssignForm>,
+    kv: web::Data<Kv>,
+    settings: web::Data<Settings>,
+    urls: web::Data<Urls>,
+) -> Result<HttpResponse, AppError> {
+    let CsrfForm { signed_in, form } = posted;
+    let account_id = signed_in.account_id().to_owned();
+    let t = target(&req, signed_in, path.into_inner()).await?;
+    let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
+    let (cloud_id, key, account_id) = (&cloud_id, &key, &account_id);
+    let what = "The issue was not assigned to you";
+    write_once(t, form.nonce, what, String::new(), &kv, &settings, &urls, |api, token| async move {
+        api.assign(&token, cloud_id, key, account_id).await
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_becomes_paragraphs_and_hard_breaks() {
+        let doc = text_to_adf("First line\r\nsecond line\r\n\r\n\r\nNew paragraph\u{7}").unwrap();
+        let expected = json!({"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [
+                {"type": "text", "text": "First line"}, {"type": "hardBreak"}, {"type": "text", "text": "second line"}]},
+            {"type": "paragraph", "content": [{"type": "text", "text": "New paragraph"}]},
+        ]});
+        assert_eq!(doc, expected);
+    }
+
+    #[test]
+    fn text_with_nothing_in_it_is_no_comment() {
+        assert_eq!(text_to_adf(""), None);
+        assert_eq!(text_to_adf(" \r\n\n \u{0} "), None);
+    }
+
+    #[test]
+    fn markup_stays_text() {
+        let doc = text_to_adf("<b>bold</b> & \"quoted\"").unwrap();
+        assert_eq!(doc["content"][0]["content"][0]["text"], "<b>bold</b> & \"quoted\"");
+    }
+}
