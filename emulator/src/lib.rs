@@ -27,6 +27,7 @@ mod fast;
 mod grants;
 mod http;
 mod jira;
+mod jira_extra;
 mod jira_json;
 mod jql;
 mod observe;
@@ -173,6 +174,11 @@ impl Emulator {
         self.with(|s| s.log.iter().filter(|r| r.path.starts_with(path_prefix)).count())
     }
 
+    /// How many streamed answers (attachment content) were sent to their last byte.
+    pub fn finished_streams(&self) -> usize {
+        self.with(|s| s.finished_streams)
+    }
+
     /// How many `POST /oauth/token` with this `grant_type` were answered 200.
     pub fn token_grants(&self, grant_type: &str) -> usize {
         self.with(|s| {
@@ -223,6 +229,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route(&format!("{JIRA}/search/approximate-count"), web::post().to(jira::count))
         .route(&format!("{JIRA}/issue/{{key}}"), web::get().to(jira::issue))
+        .route(&format!("{JIRA}/issue/{{key}}/comment"), web::get().to(jira_extra::comments))
+        .route(&format!("{JIRA}/attachment/content/{{id}}"), web::get().to(jira_extra::attachment_content))
         .route(&format!("{WIKI}/spaces"), web::get().to(confluence::spaces))
         .route(&format!("{WIKI}/spaces/{{id}}"), web::get().to(confluence::space))
         .route(&format!("{WIKI}/spaces/{{id}}/pages"), web::get().to(confluence::space_pages))

@@ -25,6 +25,17 @@ pub(crate) async fn observe(
     };
     let method = req.method().to_string();
     let path = req.path().to_owned();
+    let query = req.query_string().to_owned();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != actix_web::http::header::AUTHORIZATION)
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim_start_matches("Bearer ").to_owned());
     let (delay, fault) = {
         let mut st = lock(&state);
         (st.latency_for(&path), st.take_fault(&path))
@@ -35,8 +46,18 @@ pub(crate) async fn observe(
     let log = |status: StatusCode, grant_type: Option<String>| {
         // Path only: the query of `/authorize` or a callback is no business of a log line.
         tracing::debug!(target: "threelo_emulator", %method, %path, status = status.as_u16(), "emulated Atlassian request");
-        let entry = LoggedRequest { method: method.clone(), path: path.clone(), grant_type, status: status.as_u16() };
-        lock(&state).log.push(entry);
+        let mut st = lock(&state);
+        let bearer_issued = bearer.as_ref().map(|token| st.issued.iter().any(|t| t == token));
+        let entry = LoggedRequest {
+            method: method.clone(),
+            path: path.clone(),
+            grant_type,
+            status: status.as_u16(),
+            query: query.clone(),
+            headers: headers.clone(),
+            bearer_issued,
+        };
+        st.log.push(entry);
     };
     let res = match fault {
         Some(fault) => req.into_response(fault_response(fault)),

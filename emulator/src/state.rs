@@ -24,6 +24,8 @@ pub(crate) struct State {
     pub(crate) log: Vec<LoggedRequest>,
     /// Every secret handed out, so tests can look for leaks.
     pub(crate) issued: Vec<String>,
+    /// Streamed answers (attachment content) sent to their last byte.
+    pub(crate) finished_streams: usize,
 }
 
 /// An authorization code, bound to what the consent was given for.
@@ -87,6 +89,7 @@ impl State {
             latency: Vec::new(),
             log: Vec::new(),
             issued,
+            finished_streams: 0,
         }
     }
 
