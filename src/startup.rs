@@ -21,7 +21,9 @@ use crate::session::{KvSessionStore, SessionIndex, Sessions, session_cookie_name
 use crate::store::{Kv, redis_pool};
 use crate::tokens::{KeyRing, Refresher, TokenStore};
 use crate::urls::Urls;
-use crate::{auth, health, metrics, pages, telemetry};
+use crate::access_keys::AccessKeys;
+use crate::api::KeySites;
+use crate::{access_keys, api, auth, health, metrics, pages, telemetry};
 
 /// Where sessions and token records live.
 #[derive(Clone, Debug)]
@@ -73,6 +75,9 @@ impl Application {
         // Patience for another instance's refresh: one token request plus some slack.
         let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
         let refresher = web::Data::new(Refresher::new(tokens, atlassian.get_ref().clone(), patience));
+        let ring_for_keys = Arc::new(KeyRing::new(&settings.token_keys));
+        let access_keys = web::Data::new(AccessKeys::new(kv.clone(), ring_for_keys, atlassian.get_ref().clone(), patience));
+        let key_sites = web::Data::new(KeySites::default());
         let urls = web::Data::new(Urls::new(&settings.public_url));
         if let Err(err) = kv.ping().await {
             // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
@@ -108,6 +113,8 @@ impl Application {
                 .app_data(refresher.clone())
                 .app_data(web::Data::from(metrics.clone()))
                 .app_data(kv.clone())
+                .app_data(access_keys.clone())
+                .app_data(key_sites.clone())
                 .service(
                     web::scope(&prefix)
                         // Routes that must answer without touching the session (and so Redis):
@@ -132,6 +139,10 @@ impl Application {
                                 .service(pages::account::account)
                                 .service(pages::account::end_session)
                                 .service(pages::account::end_other_sessions)
+                                .service(access_keys::pages::create_key)
+                                .service(access_keys::pages::revoke_key)
+                                // Every method; answers its own JSON errors, never a redirect.
+                                .service(web::resource("/api/{rest:.*}").to(api::proxy))
                                 .service(auth::login)
                                 .service(auth::callback::callback)
                                 .service(auth::logout)

@@ -6,6 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::access_keys::{AccessKeys, MAX_KEYS_PER_ACCOUNT};
 use crate::error::AppError;
 use crate::pages::{Chrome, format_time, html};
 use crate::session::{CsrfForm, Sessions, SignedIn};
@@ -35,6 +36,18 @@ struct AccountPage<'a> {
     consented: String,
     consent_ends: String,
     sessions: Vec<SessionRow>,
+    keys: Vec<KeyRow>,
+    max_keys: usize,
+}
+
+/// One row of the access keys table.
+struct KeyRow {
+    id: String,
+    name: String,
+    access: &'static str,
+    created: String,
+    last_used: String,
+    expires: String,
 }
 
 #[get("/account")]
@@ -42,8 +55,22 @@ pub async fn account(
     signed_in: SignedIn,
     sessions: web::Data<Sessions>,
     urls: web::Data<Urls>,
+    access_keys: web::Data<AccessKeys>,
 ) -> Result<HttpResponse, AppError> {
     let current = signed_in.data.token_record;
+    let keys = access_keys
+        .list(signed_in.account_id())
+        .await?
+        .into_iter()
+        .map(|key| KeyRow {
+            id: key.entry.id.to_string(),
+            name: key.entry.name,
+            access: key.entry.access.as_str(),
+            created: format_time(key.entry.created_at),
+            last_used: key.last_used.map_or_else(|| "never".to_owned(), format_time),
+            expires: format_time(key.entry.expires_at),
+        })
+        .collect();
     let rows = sessions
         .list(&signed_in)
         .await?
@@ -66,6 +93,8 @@ pub async fn account(
         consented: format_time(signed_in.record.consented_at),
         consent_ends: format_time(signed_in.record.consented_at + CONSENT_LIFETIME_SECS),
         sessions: rows,
+        keys,
+        max_keys: MAX_KEYS_PER_ACCOUNT,
         chrome: Chrome::new(signed_in.data, None),
     })
 }
