@@ -30,14 +30,21 @@ fn key_of(page: &str) -> String {
 
 /// Posts the new-key form and follows the consent; returns the final response.
 async fn ask_for_key(app: &TestApp, name: &str, access: &str, days: &str) -> reqwest::Response {
-    let csrf = support::csrf_of(&app.page("/account").await);
-    let posted = app.post_form("/account/keys", &[("name", name), ("access", access), ("days", days), ("csrf", &csrf)]).await;
+    ask_for_key_at(&app.client, &app.address, name, access, days).await
+}
+
+/// The same with a signed-in `client` of the app at `base`.
+async fn ask_for_key_at(client: &reqwest::Client, base: &str, name: &str, access: &str, days: &str) -> reqwest::Response {
+    let account = client.get(format!("{base}/account")).send().await.unwrap().text().await.unwrap();
+    let csrf = support::csrf_of(&account);
+    let form = [("name", name), ("access", access), ("days", days), ("csrf", &csrf)];
+    let posted = client.post(format!("{base}/account/keys")).form(&form).send().await.unwrap();
     if posted.status() != StatusCode::SEE_OTHER {
         return posted;
     }
-    let authorize = app.client.get(location(posted.headers())).send().await.unwrap();
+    let authorize = client.get(location(posted.headers())).send().await.unwrap();
     assert_eq!(authorize.status(), StatusCode::FOUND, "the emulator consents at once");
-    app.client.get(location(authorize.headers())).send().await.unwrap()
+    client.get(location(authorize.headers())).send().await.unwrap()
 }
 
 /// Makes a key as alice and returns it.
@@ -279,4 +286,77 @@ async fn an_account_holds_at_most_twenty_keys() {
     let response = ask_for_key(&app, "one too many", "read", "30").await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.emulator.token_grants("authorization_code"), grants, "refused before the consent");
+}
+
+#[tokio::test]
+async fn the_example_script_runs_with_a_key() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let key = make_key(&app, "example", "read").await;
+    let output = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/api_with_key.sh"))
+        .env("THREELO_URL", &app.address)
+        .env("THREELO_KEY", &key)
+        .output()
+        .expect("bash runs (the script needs curl and jq)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(threelo_emulator::seed::ids::ALICE_NAME), "{stdout}");
+    assert!(stdout.contains("ACME-"), "alice's open issues: {stdout}");
+    assert!(!stdout.contains(&key) && !stderr.contains(&key));
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_real_serve_never_logs_a_key_or_its_tokens() {
+    use std::io::Read;
+    let redis = support::RedisServer::start();
+    let emulator = support::start_emulator().await;
+    let port = support::free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    emulator.add_redirect_uri(&format!("{address}/auth/callback"));
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_threelo"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("THREELO_")) {
+        command.env_remove(name);
+    }
+    command.envs(support::env_for(&address, &emulator, Some(&redis)));
+    command.env("THREELO_LISTEN", format!("127.0.0.1:{port}")).env("RUST_LOG", "debug");
+    let child = command.arg("serve").stdout(std::process::Stdio::null()).stderr(log.reopen().unwrap()).spawn().unwrap();
+    let _running = Running(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while reqwest::get(format!("{address}/healthz")).await.map_or(true, |r| r.status() != StatusCode::OK) {
+        assert!(std::time::Instant::now() < deadline, "serve did not come up");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let (client, _) = support::browser_with_jar();
+    assert_eq!(support::sign_in(&client, &format!("{address}/auth/login")).await.status(), StatusCode::SEE_OTHER);
+    let made = ask_for_key_at(&client, &address, "logged?", "write", "7").await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let key = key_of(&made.text().await.unwrap());
+    let me = script().get(format!("{address}/api/me")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let bad = script().get(format!("{address}/api/me")).bearer_auth(format!("{key}x")).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let mut logs = String::new();
+    log.reopen().unwrap().read_to_string(&mut logs).unwrap();
+    assert!(logs.contains("access key created"), "the log is being captured:\n{logs}");
+    let mut secrets = emulator.issued_secrets();
+    secrets.push(key.trim_start_matches("thr_").to_owned());
+    for secret in secrets {
+        assert!(!logs.contains(&secret), "a secret leaked into the logs:\n{logs}");
+    }
 }
