@@ -11,6 +11,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use crate::access_keys::AccessKeys;
+use crate::api::KeySites;
 use crate::atlassian::Atlassian;
 use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
@@ -21,8 +23,6 @@ use crate::session::{KvSessionStore, SessionIndex, Sessions, session_cookie_name
 use crate::store::{Kv, redis_pool};
 use crate::tokens::{KeyRing, Refresher, TokenStore};
 use crate::urls::Urls;
-use crate::access_keys::AccessKeys;
-use crate::api::KeySites;
 use crate::{access_keys, api, auth, health, metrics, pages, telemetry};
 
 /// Where sessions and token records live.
@@ -76,7 +76,8 @@ impl Application {
         let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
         let refresher = web::Data::new(Refresher::new(tokens, atlassian.get_ref().clone(), patience));
         let ring_for_keys = Arc::new(KeyRing::new(&settings.token_keys));
-        let access_keys = web::Data::new(AccessKeys::new(kv.clone(), ring_for_keys, atlassian.get_ref().clone(), patience));
+        let access_keys =
+            web::Data::new(AccessKeys::new(kv.clone(), ring_for_keys, atlassian.get_ref().clone(), patience));
         let key_sites = web::Data::new(KeySites::default());
         let urls = web::Data::new(Urls::new(&settings.public_url));
         if let Err(err) = kv.ping().await {

@@ -34,7 +34,13 @@ async fn ask_for_key(app: &TestApp, name: &str, access: &str, days: &str) -> req
 }
 
 /// The same with a signed-in `client` of the app at `base`.
-async fn ask_for_key_at(client: &reqwest::Client, base: &str, name: &str, access: &str, days: &str) -> reqwest::Response {
+async fn ask_for_key_at(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+    access: &str,
+    days: &str,
+) -> reqwest::Response {
     let account = client.get(format!("{base}/account")).send().await.unwrap().text().await.unwrap();
     let csrf = support::csrf_of(&account);
     let form = [("name", name), ("access", access), ("days", days), ("csrf", &csrf)];
@@ -74,7 +80,13 @@ async fn a_key_comes_from_a_consent_of_its_own_is_shown_once_and_calls_the_proxy
     let page = response.text().await.unwrap();
     let key = key_of(&page);
     assert!(key.len() >= 4 + 43, "{key}");
-    assert!(page.contains(&format!("curl -H \"Authorization: Bearer {key}\" {}", app.url("/api/oauth/token/accessible-resources"))), "{page}");
+    assert!(
+        page.contains(&format!(
+            "curl -H \"Authorization: Bearer {key}\" {}",
+            app.url("/api/oauth/token/accessible-resources")
+        )),
+        "{page}"
+    );
     assert!(page.contains("ci &") && !page.contains("ci <bot>"), "the name is escaped");
     assert_eq!(app.emulator.token_grants("authorization_code") - grants_before, 1, "a grant of its own");
     assert!(app.is_signed_in().await, "the browser's session is as it was");

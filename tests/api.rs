@@ -44,7 +44,8 @@ fn raw(app: &TestApp, request: &str) -> (u16, String) {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:.200}"));
+    let status =
+        text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:.200}"));
     (status, text)
 }
 
@@ -65,7 +66,9 @@ async fn a_signed_in_browser_reads_identity_and_jira_through_the_proxy() {
     let sites: Value = app.get("/api/oauth/token/accessible-resources").await.json().await.unwrap();
     assert!(sites.as_array().is_some_and(|s| s.len() == 2), "{sites}");
 
-    let search = app.get(&format!("{}?jql=project%20%3D%20ACME&fields=summary&maxResults=3", jira(ACME_SITE, "search/jql"))).await;
+    let search = app
+        .get(&format!("{}?jql=project%20%3D%20ACME&fields=summary&maxResults=3", jira(ACME_SITE, "search/jql")))
+        .await;
     assert_eq!(search.status(), StatusCode::OK);
     assert!(search.headers().get("content-type").unwrap().to_str().unwrap().starts_with("application/json"));
     let found: Value = search.json().await.unwrap();
@@ -280,7 +283,8 @@ async fn bodies_over_the_limit_are_413_and_nothing_is_sent() {
     assert_eq!(raw_status(&app, &chunked), 413);
     assert_eq!(app.emulator.count("/ex/"), before, "nothing was sent");
     let small = r#"{"jql":"project = ACME","maxResults":1}"#;
-    let ok = app.client.post(app.url(&path)).header("X-CSRF", "1").header("content-type", "application/json").body(small);
+    let ok =
+        app.client.post(app.url(&path)).header("X-CSRF", "1").header("content-type", "application/json").body(small);
     assert_eq!(ok.send().await.unwrap().status(), StatusCode::OK, "a body under the limit passes");
 }
 

@@ -205,7 +205,11 @@ impl AccessKeys {
 
     /// Makes a key for `request` with the tokens of its own consent; returns the key (shown once)
     /// and its entry. Refused beyond [`MAX_KEYS_PER_ACCOUNT`].
-    pub async fn create(&self, request: &KeyRequest, tokens: TokenSet) -> Result<(SecretString, KeyEntry), CreateError> {
+    pub async fn create(
+        &self,
+        request: &KeyRequest,
+        tokens: TokenSet,
+    ) -> Result<(SecretString, KeyEntry), CreateError> {
         if self.count(&request.account_id).await? >= MAX_KEYS_PER_ACCOUNT {
             return Err(CreateError::TooMany);
         }
@@ -286,7 +290,7 @@ impl AccessKeys {
             let last_used = self.kv.get(&Self::used_key(entry.id)).await?.and_then(|t| t.parse().ok());
             keys.push(KeyInfo { entry, last_used });
         }
-        keys.sort_by(|a, b| b.entry.created_at.cmp(&a.entry.created_at));
+        keys.sort_by_key(|key| std::cmp::Reverse(key.entry.created_at));
         Ok(keys)
     }
 

@@ -112,7 +112,8 @@ impl Outgoing {
         }
         // A 401: read it (it is small) to tell a scope mismatch, which a refresh cannot fix.
         let headers = response.headers().clone();
-        let scope_header = headers.get("x-failure-category").is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
+        let scope_header =
+            headers.get("x-failure-category").is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
         let body = read_bounded(response, MAX_401_BODY).await?;
         if scope_header || String::from_utf8_lossy(&body).contains("scope does not match") {
             return Ok(Answer::Buffered { status, headers, body });
@@ -160,20 +161,17 @@ impl Answer {
         let mut kept = HeaderMap::new();
         for (name, value) in headers {
             let name = name.as_str();
-            if FORWARDED_DOWN.contains(&name) || name.starts_with("x-ratelimit-") {
-                if let (Ok(name), Ok(value)) =
+            if (FORWARDED_DOWN.contains(&name) || name.starts_with("x-ratelimit-"))
+                && let (Ok(name), Ok(value)) =
                     (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
-                {
-                    kept.append(name, value);
-                }
+            {
+                kept.append(name, value);
             }
         }
         for (name, value) in kept {
             builder.append_header((name, value));
         }
-        builder
-            .insert_header(("cache-control", "no-store"))
-            .insert_header(("content-security-policy", SANDBOX_CSP));
+        builder.insert_header(("cache-control", "no-store")).insert_header(("content-security-policy", SANDBOX_CSP));
         match self {
             Answer::Buffered { body, .. } => builder.body(body),
             Answer::Streaming(response) => builder.streaming(chunks(response)),

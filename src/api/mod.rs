@@ -30,7 +30,7 @@ use crate::access_keys::{Access, AccessKeys, KeyError, OpenedKey};
 use crate::atlassian::{ApiError, Atlassian, Site};
 use crate::config::Settings;
 use crate::error::{AppError, chain};
-use crate::metrics::{ApiCaller, KeyEvent, Metrics, MethodClass, Product};
+use crate::metrics::{ApiCaller, KeyEvent, MethodClass, Metrics, Product};
 use crate::on_behalf::OnBehalf;
 use crate::session::{Sessions, check_origin};
 use crate::telemetry::AccountId;
@@ -75,12 +75,18 @@ fn from_app_error(err: AppError) -> Refusal {
     use StatusCode as S;
     let refusal = match &err {
         AppError::NotFound => refuse(S::NOT_FOUND, "not_found", "no such site, or not one of yours"),
-        AppError::GrantEnded(_) | AppError::SignInRequired(_) => {
-            refuse(S::UNAUTHORIZED, "grant_ended", "Atlassian no longer accepts this grant; sign in (or make a key) again")
-        }
+        AppError::GrantEnded(_) | AppError::SignInRequired(_) => refuse(
+            S::UNAUTHORIZED,
+            "grant_ended",
+            "Atlassian no longer accepts this grant; sign in (or make a key) again",
+        ),
         AppError::RateLimited(secs) => Refusal {
             retry_after: Some(*secs),
-            ..refuse(S::TOO_MANY_REQUESTS, "rate_limited", format!("Atlassian asked us to slow down; retry in {secs} s"))
+            ..refuse(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("Atlassian asked us to slow down; retry in {secs} s"),
+            )
         },
         AppError::ScopeMissing(scope) => {
             refuse(S::FORBIDDEN, "scope_missing", format!("the grant lacks the scope {scope}"))
@@ -115,7 +121,9 @@ fn is_timeout(cause: &(dyn std::error::Error + 'static)) -> bool {
 
 fn from_api_error(err: ApiError) -> Refusal {
     match err {
-        ApiError::Timeout => refuse(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "Atlassian did not answer in time"),
+        ApiError::Timeout => {
+            refuse(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "Atlassian did not answer in time")
+        }
         ApiError::Unauthorized => {
             refuse(StatusCode::UNAUTHORIZED, "grant_ended", "Atlassian refused the grant even after a refresh")
         }
@@ -125,9 +133,11 @@ fn from_api_error(err: ApiError) -> Refusal {
 
 fn from_refresh_error(err: RefreshError) -> Refusal {
     match err {
-        RefreshError::GrantEnded(_) => {
-            refuse(StatusCode::UNAUTHORIZED, "grant_ended", "Atlassian no longer accepts this key's grant; make a new key")
-        }
+        RefreshError::GrantEnded(_) => refuse(
+            StatusCode::UNAUTHORIZED,
+            "grant_ended",
+            "Atlassian no longer accepts this key's grant; make a new key",
+        ),
         RefreshError::Misconfigured => from_app_error(AppError::SignInMisconfigured(err.into())),
         RefreshError::Unavailable(_) => from_app_error(AppError::Unavailable(err.into())),
         RefreshError::Timeout(_) => from_app_error(AppError::UpstreamFailed(err.into())),
@@ -198,7 +208,8 @@ pub async fn proxy(req: HttpRequest, body: web::Payload) -> HttpResponse {
         return from_app_error(AppError::Internal(anyhow::anyhow!("the API proxy's dependencies are not registered")))
             .response();
     };
-    let class = if matches!(*req.method(), Method::GET | Method::HEAD) { MethodClass::Read } else { MethodClass::Write };
+    let class =
+        if matches!(*req.method(), Method::GET | Method::HEAD) { MethodClass::Read } else { MethodClass::Write };
     let mut caller_label = ApiCaller::Unknown;
     let mut product = Product::Identity;
     let response = match handle(&req, body, &deps, class, &mut caller_label, &mut product).await {
@@ -261,7 +272,11 @@ async fn handle(
             ApiProduct::Identity => true,
         });
         if !covered {
-            return Err(refuse(StatusCode::NOT_FOUND, "not_found", "no such site, or not one of yours for that product"));
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such site, or not one of yours for that product",
+            ));
         }
     }
 
@@ -342,7 +357,11 @@ async fn identify(req: &HttpRequest, deps: &Deps, class: MethodClass) -> Result<
         if let Some(wait) = deps.keys.spend(key.entry.id).await.map_err(|err| from_app_error(err.into()))? {
             return Err(Refusal {
                 retry_after: Some(wait),
-                ..refuse(StatusCode::TOO_MANY_REQUESTS, "key_rate_limited", format!("this key's budget is spent; retry in {wait} s"))
+                ..refuse(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "key_rate_limited",
+                    format!("this key's budget is spent; retry in {wait} s"),
+                )
             });
         }
         return Ok(Caller::Key(key));
@@ -356,7 +375,11 @@ async fn identify(req: &HttpRequest, deps: &Deps, class: MethodClass) -> Result<
         // A page on another site can make the browser send the cookie; it cannot set X-CSRF
         // without a CORS preflight, which we never grant.
         if req.headers().get("x-csrf").is_none_or(|v| v.as_bytes() != b"1") {
-            return Err(refuse(StatusCode::FORBIDDEN, "csrf", "writes with the session cookie need the header X-CSRF: 1"));
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "writes with the session cookie need the header X-CSRF: 1",
+            ));
         }
         check_origin(req, &deps.settings).map_err(from_app_error)?;
     }

@@ -124,7 +124,13 @@ impl Sessions {
 
     /// A consent for access key `key` in progress in this browser, bound to `state`: the cookie
     /// that remembers it beside any sign-ins in progress.
-    pub fn begin_key_consent(&self, req: &HttpRequest, state: &str, return_to: &str, key: KeyRequest) -> Cookie<'static> {
+    pub fn begin_key_consent(
+        &self,
+        req: &HttpRequest,
+        state: &str,
+        return_to: &str,
+        key: KeyRequest,
+    ) -> Cookie<'static> {
         self.sign_ins.add(self.sign_ins.read(req), Pending::for_key(state, return_to, key))
     }
 
