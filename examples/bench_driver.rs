@@ -32,7 +32,7 @@ use threelo::clock::unix_now;
 use threelo::config::{Mode, Settings};
 use threelo::metrics::Metrics;
 use threelo::random::random_token;
-use threelo::session::{KvSessionStore, SessionData, SessionIndex, SessionInfo, User, signed_in_state};
+use threelo::session::{KvSessionStore, SessionData, SessionIndex, SessionInfo, SessionKeys, User, signed_in_state};
 use threelo::store::{Kv, redis_pool};
 use threelo::tokens::{KeyRing, TokenStore};
 
@@ -219,7 +219,7 @@ async fn seed(settings: Settings, sessions: usize, file: &str) -> anyhow::Result
     let (tokens, sites) = upstream_tokens(&settings).await?;
     let pool = redis_pool(&settings.redis_url_or_default())?;
     let kv = Kv::Redis(pool);
-    let store = KvSessionStore::new(kv.clone());
+    let store = KvSessionStore::new(kv.clone(), SessionKeys::new(settings.session_secret_bytes()));
     let ring = std::sync::Arc::new(KeyRing::new(&settings.token_keys));
     let records = TokenStore::new(kv.clone(), ring, settings.session.idle_timeout);
     let index = SessionIndex::new(kv, settings.session);

@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 
 use crate::config::Settings;
+use crate::log_throttle::LogThrottle;
 use crate::metrics::Metrics;
 use crate::urls::Urls;
 
@@ -257,16 +258,25 @@ struct ErrorPage<'a> {
 }
 
 /// Logs the cause of an error by its severity. Never includes a request's query or body.
-fn log_error(err: &AppError, metrics: Option<&Metrics>) {
+/// Failures that an outage repeats on every request are logged once per interval, with a count.
+fn log_error(err: &AppError, metrics: Option<&Metrics>, throttle: Option<&LogThrottle>) {
     if let (AppError::Unavailable(_), Some(metrics)) = (err, metrics) {
         metrics.redis_error();
+    }
+    let repeated = match err {
+        AppError::Unavailable(_) => Some("storage unavailable"),
+        AppError::UpstreamFailed(_) => Some("Atlassian failing"),
+        AppError::SignInFailed(_) => Some("sign-in failing"),
+        _ => None,
+    };
+    if let Some(kind) = repeated {
+        let Some(held_back) = throttle.map_or(Some(0), |t| t.admit(kind)) else { return };
+        tracing::warn!(kind, held_back, "{}", chain(err));
+        return;
     }
     match err {
         AppError::Internal(cause) => tracing::error!("{cause:#}"),
         AppError::SignInMisconfigured(_) => tracing::error!("{}", chain(err)),
-        AppError::Unavailable(_) | AppError::SignInFailed(_) | AppError::UpstreamFailed(_) => {
-            tracing::warn!("{}", chain(err))
-        }
         _ => tracing::info!("{}", chain(err)),
     }
 }
@@ -287,8 +297,10 @@ impl ResponseError for RenderedPage {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response =
-            HttpResponse::build(self.status).content_type("text/html; charset=utf-8").body(self.html.clone());
+        let mut response = HttpResponse::build(self.status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(self.html.clone());
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -322,13 +334,16 @@ pub async fn render_error_pages(
     // Not `req.request().clone()`: routing needs the request unshared.
     let settings = req.app_data::<web::Data<Settings>>().cloned();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let throttle = req.app_data::<web::Data<LogThrottle>>().cloned();
+    let log =
+        |err: &AppError| log_error(err, metrics.as_ref().map(|m| m.get_ref()), throttle.as_ref().map(|t| t.get_ref()));
     let urls = settings.as_ref().map(|s| Urls::new(&s.public_url)).unwrap_or_default();
     let res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
         // Only the session middleware fails this way: its store (Redis) is unreachable.
         Err(err) => {
             let err = AppError::Unavailable(err.to_string().into());
-            log_error(&err, metrics.as_ref().map(|m| m.get_ref()));
+            log(&err);
             return Err(render(&urls, &err).into());
         }
     };
@@ -338,7 +353,7 @@ pub async fn render_error_pages(
     let mut page = match (error.as_error::<AppError>(), settings.as_deref()) {
         (Some(AppError::SignInRequired(here)), Some(_)) => sign_in_redirect(&urls, here),
         (Some(err), _) => {
-            log_error(err, metrics.as_ref().map(|m| m.get_ref()));
+            log(err);
             render(&urls, err).error_response()
         }
         // actix's own errors, e.g. a query string or form that does not parse.
@@ -350,7 +365,7 @@ pub async fn render_error_pages(
         }
         (None, _) => {
             let err = AppError::Internal(anyhow::anyhow!("{error}"));
-            log_error(&err, metrics.as_ref().map(|m| m.get_ref()));
+            log(&err);
             render(&urls, &err).error_response()
         }
     };

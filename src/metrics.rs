@@ -347,7 +347,7 @@ impl Default for Metrics {
         registry.register("threelo_sign_ins", "Completed sign-in callbacks, by outcome", made.sign_ins.clone());
         registry.register(
             "threelo_token_refreshes",
-            "Token refreshes, by outcome (refreshed, already_refreshed, grant_ended, unknown, failed)",
+            "Token refreshes, by outcome (refreshed, grant_ended, unknown, failed)",
             made.token_refreshes.clone(),
         );
         registry.register(

@@ -1,10 +1,14 @@
 //! Calling Atlassian on the signed-in user's behalf: a fresh access token for every call (refreshed
-//! at most once, see `tokens::refresh`), one retry after a plain 401, the user's sites cached in the
-//! session, and every failure turned into the page the user should see.
+//! at most once, see `tokens::refresh`), one retry after a plain 401, Atlassian's "slow down"
+//! honoured for that account, site and product everywhere (`rate_limits`), at most one retry of a
+//! 429 or 5xx per page, the user's sites cached in the session, and every failure turned into the
+//! page the user should see.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -14,18 +18,19 @@ use crate::atlassian::{ApiError, Atlassian, Site};
 use crate::clock::unix_now;
 use crate::error::AppError;
 use crate::ids::CloudId;
+use crate::rate_limits::{MAX_WAIT_SECS, RateLimits, Target, Waits};
 use crate::session::{SessionData, Sessions, SignedIn};
 use crate::tokens::{RefreshError, Refresher, TokenRecord};
 
 /// Sites are read again from accessible-resources when older than this.
 const SITES_TTL_SECS: i64 = 300;
+/// A 429 asking to wait at most this long is waited out once in the page (the page's one retry);
+/// a longer one answers the "slow down" page at once.
+const WAIT_IN_PAGE_SECS: u64 = 2;
+/// Assumed when a 429 carries no usable `Retry-After`.
+const DEFAULT_WAIT_SECS: u64 = 30;
 
-/// The Atlassian products threelo shows.
-#[derive(Clone, Copy, Debug)]
-pub enum Product {
-    Jira,
-    Confluence,
-}
+pub use crate::metrics::Product;
 
 /// Extractor: the signed-in user, ready to call Atlassian for them.
 pub struct OnBehalf {
@@ -35,6 +40,11 @@ pub struct OnBehalf {
     atlassian: web::Data<Atlassian>,
     refresher: web::Data<Refresher>,
     sessions: web::Data<Sessions>,
+    rate_limits: web::Data<RateLimits>,
+    /// The account's waits, read from Redis on the page's first call.
+    waits: tokio::sync::OnceCell<Mutex<Waits>>,
+    /// Whether this page already spent its one retry.
+    retried: AtomicBool,
 }
 
 impl OnBehalf {
@@ -51,9 +61,67 @@ impl OnBehalf {
         *self.record.lock().unwrap_or_else(|p| p.into_inner()) = record.clone();
     }
 
-    /// Runs `call` with the client and a fresh access token; after a plain 401 (not a scope
-    /// mismatch), refreshes once and runs it once more.
-    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, AppError>
+    /// Runs `call` against `target` with the client and a fresh access token, unless Atlassian
+    /// asked us to wait for it. A short 429, or a 5xx, is retried once per page; a 401 refreshes.
+    pub async fn call<T, F, Fut>(&self, target: Target<'_>, call: F) -> Result<T, AppError>
+    where
+        F: Fn(web::Data<Atlassian>, SecretString) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let account_id = self.session_data().user.account_id;
+        if let Some(secs) = self.rate_limits.known_wait(&account_id, target) {
+            return Err(AppError::RateLimited(secs));
+        }
+        let waits = self.waits(&account_id).await;
+        if let Some(secs) = waits.lock().unwrap_or_else(|p| p.into_inner()).wait(target) {
+            return Err(AppError::RateLimited(secs));
+        }
+        loop {
+            match self.call_once(&call).await? {
+                Err(ApiError::RateLimited { retry_after }) => {
+                    let secs = retry_after.unwrap_or(DEFAULT_WAIT_SECS).clamp(1, MAX_WAIT_SECS);
+                    self.rate_limits.note(&account_id, target, secs, waits).await;
+                    if secs <= WAIT_IN_PAGE_SECS && self.take_retry() {
+                        tracing::info!(product = target.product.as_str(), secs, "waiting out a short 429 once");
+                        tokio::time::sleep(Duration::from_secs(secs)).await;
+                        continue;
+                    }
+                    return Err(AppError::RateLimited(secs));
+                }
+                Err(ApiError::Upstream(status)) if status.is_server_error() && self.take_retry() => {
+                    tracing::info!(product = target.product.as_str(), status = status.as_u16(), "retrying after a 5xx");
+                    tokio::time::sleep(Duration::from_millis(rand::random_range(100..400))).await;
+                }
+                Ok(value) => return Ok(value),
+                Err(err) => return Err(self.api_failed(err).await),
+            }
+        }
+    }
+
+    /// Takes the page's one retry; false when it was spent.
+    fn take_retry(&self) -> bool {
+        !self.retried.swap(true, Ordering::Relaxed)
+    }
+
+    /// The account's waits for this request, read once (concurrent callers share the read). If
+    /// Redis cannot say, this process's own memory still holds.
+    async fn waits(&self, account_id: &str) -> &Mutex<Waits> {
+        self.waits
+            .get_or_init(|| async {
+                match self.rate_limits.read(account_id).await {
+                    Ok(waits) => Mutex::new(waits),
+                    Err(err) => {
+                        tracing::warn!(error = %crate::error::chain(&err), "cannot read Atlassian's rate limits");
+                        Mutex::default()
+                    }
+                }
+            })
+            .await
+    }
+
+    /// One call with a fresh token; a plain 401 refreshes and calls once more. The outer error is
+    /// a failed refresh, already the page to show.
+    async fn call_once<T, F, Fut>(&self, call: &F) -> Result<Result<T, ApiError>, AppError>
     where
         F: Fn(web::Data<Atlassian>, SecretString) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -74,10 +142,7 @@ impl OnBehalf {
             }
             other => other,
         };
-        match result {
-            Ok(value) => Ok(value),
-            Err(err) => Err(self.api_failed(err).await),
-        }
+        Ok(result)
     }
 
     /// The user's sites, read again from Atlassian when the cached list is old.
@@ -86,7 +151,8 @@ impl OnBehalf {
         if unix_now() - data.sites_checked_at <= SITES_TTL_SECS {
             return Ok(data.sites);
         }
-        data.sites = self.call(|api, token| async move { api.accessible_resources(&token).await }).await?;
+        let identity = Target { product: Product::Identity, site: "" };
+        data.sites = self.call(identity, |api, token| async move { api.accessible_resources(&token).await }).await?;
         data.sites_checked_at = unix_now();
         self.sessions.save(&self.session, &data)?;
         *self.data.lock().unwrap_or_else(|p| p.into_inner()) = data.clone();
@@ -101,6 +167,7 @@ impl OnBehalf {
         let covered = match product {
             Product::Jira => site.has_jira(),
             Product::Confluence => site.has_confluence(),
+            Product::Identity => false,
         };
         if covered { Ok((cloud_id, site)) } else { Err(AppError::NotFound) }
     }
@@ -158,6 +225,9 @@ impl OnBehalf {
             atlassian: req.app_data::<web::Data<Atlassian>>().cloned().ok_or_else(|| missing("Atlassian"))?,
             refresher: req.app_data::<web::Data<Refresher>>().cloned().ok_or_else(|| missing("Refresher"))?,
             sessions: req.app_data::<web::Data<Sessions>>().cloned().ok_or_else(|| missing("Sessions"))?,
+            rate_limits: req.app_data::<web::Data<RateLimits>>().cloned().ok_or_else(|| missing("RateLimits"))?,
+            waits: tokio::sync::OnceCell::new(),
+            retried: AtomicBool::new(false),
         })
     }
 }

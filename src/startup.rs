@@ -17,13 +17,15 @@ use crate::atlassian::Atlassian;
 use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
 use crate::head::head_as_get;
+use crate::log_throttle::LogThrottle;
 use crate::metrics::Metrics;
+use crate::rate_limits::RateLimits;
 use crate::security_headers::add_security_headers;
-use crate::session::{KvSessionStore, SessionIndex, Sessions, session_cookie_name};
+use crate::session::{KvSessionStore, SessionIndex, SessionKeys, Sessions, session_cookie_name};
 use crate::store::{Kv, redis_pool};
 use crate::tokens::{KeyRing, Refresher, TokenStore};
 use crate::urls::Urls;
-use crate::{access_keys, api, auth, health, metrics, pages, telemetry};
+use crate::{access_keys, api, auth, health, metrics, pages, server_limits, telemetry};
 
 /// Where sessions and token records live.
 #[derive(Clone, Debug)]
@@ -60,7 +62,7 @@ impl Application {
             Storage::Redis(url) => Kv::Redis(redis_pool(&url)?),
             Storage::Memory => Kv::memory(),
         };
-        let session_store = KvSessionStore::new(kv.clone());
+        let session_store = KvSessionStore::new(kv.clone(), SessionKeys::new(settings.session_secret_bytes()));
         let key = Key::try_from(settings.session_secret_bytes())
             .map_err(|_| anyhow::anyhow!("THREELO_SESSION_SECRET must decode to at least 64 bytes"))?;
         let metrics = Arc::new(Metrics::default());
@@ -80,6 +82,8 @@ impl Application {
             web::Data::new(AccessKeys::new(kv.clone(), ring_for_keys, atlassian.get_ref().clone(), patience));
         let key_sites = web::Data::new(KeySites::default());
         let urls = web::Data::new(Urls::new(&settings.public_url));
+        let rate_limits = web::Data::new(RateLimits::new(kv.clone()));
+        let log_throttle = web::Data::new(LogThrottle::default());
         if let Err(err) = kv.ping().await {
             // Not fatal: the app serves 503 pages until Redis answers, then recovers by itself.
             tracing::warn!(error = %err, "Redis does not answer yet; pages will answer 503 until it does");
@@ -101,8 +105,9 @@ impl Application {
             };
             let prefix = settings.public_url.prefix().to_owned();
             // Middleware runs outside-in in the reverse order of `wrap`:
-            // log_requests -> head_as_get -> security headers -> render_error_pages -> (pages only)
-            // session -> handler. Error
+            // log_requests -> head_as_get -> security headers -> limit_requests ->
+            // render_error_pages -> (pages only) session -> handler. limit_requests refuses an
+            // oversized head or a stalled body before any page or Redis work. Error
             // pages sit outside the session layer so that a failing session store still gets a
             // designed 503 page; security headers wrap them so error pages carry them too; the
             // request log sits outside everything so it records the status the browser got.
@@ -111,6 +116,8 @@ impl Application {
                 .app_data(worker_atlassian)
                 .app_data(sessions.clone())
                 .app_data(urls.clone())
+                .app_data(rate_limits.clone())
+                .app_data(log_throttle.clone())
                 .app_data(refresher.clone())
                 .app_data(web::Data::from(metrics.clone()))
                 .app_data(kv.clone())
@@ -153,10 +160,16 @@ impl Application {
                 )
                 .default_service(web::to(not_found))
                 .wrap(from_fn(render_error_pages))
+                .wrap(from_fn(server_limits::limit_requests))
                 .wrap(from_fn(add_security_headers))
                 .wrap(from_fn(head_as_get))
                 .wrap(from_fn(telemetry::log_requests))
         })
+        // What one client may hold of the server: see server_limits.
+        .client_request_timeout(server_limits::HEAD_TIMEOUT)
+        .client_disconnect_timeout(server_limits::DISCONNECT_TIMEOUT)
+        .keep_alive(server_limits::KEEP_ALIVE)
+        .max_connections(server_limits::MAX_CONNECTIONS_PER_WORKER)
         .listen(listener)?
         .shutdown_timeout(10)
         .run();

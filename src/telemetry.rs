@@ -19,9 +19,11 @@ use crate::client_addr::peer_is_trusted;
 use crate::config::{Cidr, LogFormat, Settings};
 use crate::metrics::{Method, Metrics, Route};
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
+/// Installs the global subscriber. `RUST_LOG` overrides the default (`info`, without actix's
+/// per-connection errors: see `server_limits::QUIET_CONNECTION_ERRORS`).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let default = format!("info,{}", crate::server_limits::QUIET_CONNECTION_ERRORS);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // Ignoring the error: a subscriber is already installed (tests), and that one is kept.
     let _ = match format {

@@ -372,3 +372,22 @@ async fn a_real_serve_never_logs_a_key_or_its_tokens() {
         assert!(!logs.contains(&secret), "a secret leaked into the logs:\n{logs}");
     }
 }
+
+#[tokio::test]
+async fn a_keys_429_is_remembered_for_the_account_so_the_next_call_waits_without_reaching_atlassian() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let key = make_key(&app, "busy", "read").await;
+    let prefix = format!("/ex/jira/{}", acme());
+    let myself = format!("/api/ex/jira/{}/rest/api/3/myself", acme());
+    app.emulator.inject(&prefix, threelo_emulator::Fault { status: 429, retry_after: Some(20) }, 1);
+    assert_eq!(call(&app, &key, &myself).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let before = app.emulator.count(&prefix);
+    let again = call(&app, &key, &myself).await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.headers().get("retry-after").is_some());
+    assert_eq!(error_code(again).await, "rate_limited");
+    assert_eq!(app.get(&myself).await.status(), StatusCode::TOO_MANY_REQUESTS, "the browser's calls wait too");
+    assert_eq!(app.emulator.count(&prefix), before, "no call in between");
+    assert_eq!(call(&app, &key, "/api/me").await.status(), StatusCode::OK, "identity carries on");
+}

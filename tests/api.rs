@@ -292,6 +292,18 @@ async fn bodies_over_the_limit_are_413_and_nothing_is_sent() {
 async fn atlassians_status_and_rate_limit_headers_pass_back_without_a_retry() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
+    // Atlassian's cookies never reach the caller.
+    let comments = app.get(&jira(ACME_SITE, &format!("issue/{SHOWCASE_ISSUE}/comment"))).await;
+    assert_eq!(comments.status(), StatusCode::OK);
+    for cookie in comments.headers().get_all("set-cookie") {
+        assert!(!cookie.to_str().unwrap().contains("atlassian.xsrf.token"), "{cookie:?}");
+    }
+    // A 404 from the product is Atlassian's, passed back.
+    let missing = app.get(&jira(ACME_SITE, "issue/ACME-999999")).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: Value = missing.json().await.unwrap();
+    assert!(body["errorMessages"].is_array(), "{body}");
+
     let prefix = format!("/ex/jira/{}", site(ACME_SITE));
     app.emulator.inject(&prefix, Fault { status: 429, retry_after: Some(7) }, 1);
     let before = app.emulator.count(&prefix);
@@ -307,18 +319,33 @@ async fn atlassians_status_and_rate_limit_headers_pass_back_without_a_retry() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], 429, "Atlassian's own body: {body}");
     assert_eq!(app.emulator.count(&prefix) - before, 1, "passed back, not retried");
+}
 
-    // Atlassian's cookies never reach the caller.
-    let comments = app.get(&jira(ACME_SITE, &format!("issue/{SHOWCASE_ISSUE}/comment"))).await;
-    assert_eq!(comments.status(), StatusCode::OK);
-    for cookie in comments.headers().get_all("set-cookie") {
-        assert!(!cookie.to_str().unwrap().contains("atlassian.xsrf.token"), "{cookie:?}");
-    }
-    // And a 404 from the product is Atlassian's, passed back.
-    let missing = app.get(&jira(ACME_SITE, "issue/ACME-999999")).await;
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    let body: Value = missing.json().await.unwrap();
-    assert!(body["errorMessages"].is_array(), "{body}");
+#[tokio::test]
+async fn a_429_is_remembered_for_the_site_and_shared_with_pages_and_other_instances() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let prefix = format!("/ex/jira/{}", site(ACME_SITE));
+    app.emulator.inject(&prefix, Fault { status: 429, retry_after: Some(30) }, 1);
+    assert_eq!(app.get(&jira(ACME_SITE, "myself")).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let before = app.emulator.count(&prefix);
+    let again = app.get(&jira(ACME_SITE, "myself")).await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = again.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert_eq!(error_code(again).await, "rate_limited");
+    let page = app.get(&format!("/sites/{}/jira/issues", site(ACME_SITE))).await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE, "the page waits too");
+    // Another instance, sharing Redis, knows it without a call of its own.
+    let sibling = app.spawn_sibling(&[]).await;
+    let (client, _) = browser_with_jar();
+    support::sign_in(&client, &format!("{sibling}/auth/login")).await;
+    let elsewhere = client.get(format!("{sibling}{}", jira(ACME_SITE, "myself"))).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.emulator.count(&prefix), before, "no call in between");
+    // Other sites and products carry on.
+    assert_eq!(app.get(&jira(BETA_SITE, "myself")).await.status(), StatusCode::OK);
+    assert_eq!(app.get("/api/me").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

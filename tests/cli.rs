@@ -259,3 +259,31 @@ async fn serve_talks_to_a_tls_redis_with_a_rediss_url() {
     assert_eq!(callback.status(), StatusCode::SEE_OTHER);
     assert!(support::signed_in_at(&client, &address).await, "a session stored over TLS");
 }
+
+#[tokio::test]
+async fn a_redis_outage_is_logged_a_few_times_not_once_per_request() {
+    let mut redis = RedisServer::start();
+    let emulator = start_emulator().await;
+    let port = free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    emulator.add_redirect_uri(&format!("{address}/auth/callback"));
+    let log_file = tempfile::NamedTempFile::new().unwrap();
+    let mut command = threelo();
+    command.envs(env_for(&address, &emulator, Some(&redis))).env("THREELO_LISTEN", format!("127.0.0.1:{port}"));
+    let child = command.arg("serve").stdout(Stdio::null()).stderr(log_file.reopen().unwrap()).spawn().unwrap();
+    let _running = Running(child);
+    wait_until_up(&format!("{address}/healthz"), &log_file).await;
+    let (client, _) = browser_with_jar();
+    assert_eq!(support::sign_in(&client, &format!("{address}/auth/login")).await.status(), StatusCode::SEE_OTHER);
+
+    redis.stop();
+    for _ in 0..200 {
+        let page = client.get(&address).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = read(&log_file);
+    let warnings = logs.lines().filter(|l| l.contains("WARN") || l.contains("\"level\":\"WARN\"")).count();
+    assert!(warnings <= 5, "{warnings} warning lines for 200 failed requests:\n{logs}");
+    assert!(logs.contains("storage unavailable"), "the outage is logged at all:\n{logs}");
+}

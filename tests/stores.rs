@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use support::RedisServer;
 use threelo::atlassian::TokenSet;
 use threelo::config::{RedisUrl, random_b64};
-use threelo::session::KvSessionStore;
+use threelo::session::{KvSessionStore, SessionKeys};
 use threelo::store::{Kv, redis_pool};
 use threelo::tokens::{KeyRing, TokenError, TokenStore};
 
@@ -22,8 +22,8 @@ async fn backends() -> Vec<(&'static str, Kv, KvSessionStore, Option<RedisServer
     let redis_kv = Kv::Redis(redis_pool(&RedisUrl::parse(&redis.url()).unwrap()).unwrap());
     let memory_kv = Kv::memory();
     vec![
-        ("redis", redis_kv.clone(), KvSessionStore::new(redis_kv), Some(redis)),
-        ("memory", memory_kv.clone(), KvSessionStore::new(memory_kv), None),
+        ("redis", redis_kv.clone(), KvSessionStore::new(redis_kv, SessionKeys::new(&[7; 64])), Some(redis)),
+        ("memory", memory_kv.clone(), KvSessionStore::new(memory_kv, SessionKeys::new(&[7; 64])), None),
     ]
 }
 

@@ -86,13 +86,21 @@ pub(crate) async fn accessible_resources(
     state: web::Data<Mutex<State>>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&req, &state)?;
+    let per_product = lock(&state).config.resources_per_product;
+    // One entry per site, or (per_product) one per product the site runs.
+    let products: &[&[Product]] = if per_product {
+        &[&[Product::Jira], &[Product::Confluence]]
+    } else {
+        &[&[Product::Jira, Product::Confluence]]
+    };
     let resources: Vec<_> = seed::SITES
         .iter()
         .filter(|site| caller.user.sites.contains(&site.name))
-        .filter_map(|site| {
+        .flat_map(|site| products.iter().map(move |wanted| (site, *wanted)))
+        .filter_map(|(site, wanted)| {
             let applies = |scope: &&String| match scopes::product(scope) {
-                Product::Jira => site.has_jira,
-                Product::Confluence => site.has_confluence,
+                Product::Jira => site.has_jira && wanted.contains(&Product::Jira),
+                Product::Confluence => site.has_confluence && wanted.contains(&Product::Confluence),
                 Product::Account => false,
             };
             let granted: Vec<&String> = caller.scopes.iter().filter(applies).collect();

@@ -27,6 +27,9 @@ pub struct EmulatorConfig {
     /// that [`Emulator::issued_secrets`](super::Emulator::issued_secrets) keeps only the client
     /// secret, so memory does not grow with every token. Off unless set; only `bench/` turns it on.
     pub fast: bool,
+    /// `accessible-resources` lists a site that runs both products twice, once with its Jira
+    /// scopes and once with its Confluence scopes, as Atlassian sometimes does. Off by default.
+    pub resources_per_product: bool,
 }
 
 impl EmulatorConfig {
@@ -45,6 +48,7 @@ impl EmulatorConfig {
             refresh_leeway: Duration::from_secs(600),
             consent: ConsentMode::Manual,
             fast: false,
+            resources_per_product: false,
         }
     }
 }
@@ -61,6 +65,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("refresh_leeway", &self.refresh_leeway)
             .field("consent", &self.consent)
             .field("fast", &self.fast)
+            .field("resources_per_product", &self.resources_per_product)
             .finish()
     }
 }

@@ -13,7 +13,7 @@ use super::jira_json::{FIELDS, issue_json, select_fields, user_json};
 use super::jql;
 use super::scopes::Product;
 use super::seed::{self, Issue, SeedSite};
-use super::state::State;
+use super::state::{State, lock};
 
 const NO_SITE: &str = "No Jira site exists for this cloud id, or you do not have access to it.";
 
@@ -124,7 +124,14 @@ pub(crate) async fn issue(req: HttpRequest, state: web::Data<Mutex<State>>) -> R
     }
     let params = Params::query(&req);
     let fields = select_fields(params.all("fields")).unwrap_or_else(|| FIELDS.to_vec());
-    Ok(HttpResponse::Ok().json(issue_json(issue, Some(&fields), &caller.base_url, site)))
+    let mut body = issue_json(issue, Some(&fields), &caller.base_url, site);
+    let replaced = lock(&state).descriptions.get(key).cloned();
+    if let (Some(description), Some(fields)) = (replaced, body.get_mut("fields").and_then(Value::as_object_mut))
+        && fields.contains_key("description")
+    {
+        fields.insert("description".to_owned(), description);
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 fn json_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {

@@ -134,6 +134,18 @@ impl Emulator {
         self.with(|s| s.config.refresh_leeway = leeway);
     }
 
+    /// Whether `accessible-resources` lists a site once per product from now on (see
+    /// [`EmulatorConfig::resources_per_product`]).
+    pub fn set_resources_per_product(&self, on: bool) {
+        self.with(|s| s.config.resources_per_product = on);
+    }
+
+    /// `GET issue/{key}` answers `description` as the issue's description from now on (any JSON,
+    /// e.g. ADF nested deeper than a JSON decoder's default limit).
+    pub fn set_issue_description(&self, key: &str, description: serde_json::Value) {
+        self.with(|s| s.descriptions.insert(key.to_owned(), description));
+    }
+
     /// Registers one more callback URL.
     pub fn add_redirect_uri(&self, uri: &str) {
         self.with(|s| s.config.redirect_uris.push(uri.to_owned()));

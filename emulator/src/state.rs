@@ -26,6 +26,8 @@ pub(crate) struct State {
     pub(crate) issued: Vec<String>,
     /// Streamed answers (attachment content) sent to their last byte.
     pub(crate) finished_streams: usize,
+    /// Descriptions that replace a seed issue's (by issue key), e.g. hostile ADF for tests.
+    pub(crate) descriptions: HashMap<String, serde_json::Value>,
 }
 
 /// An authorization code, bound to what the consent was given for.
@@ -90,6 +92,7 @@ impl State {
             log: Vec::new(),
             issued,
             finished_streams: 0,
+            descriptions: HashMap::new(),
         }
     }
 

@@ -150,6 +150,25 @@ impl Answer {
         }
     }
 
+    /// How long Atlassian asked to wait: a 429 (30 s when it says nothing usable), or a 503 with
+    /// `Retry-After`; capped as pages cap it.
+    pub fn asks_to_wait(&self) -> Option<u64> {
+        let headers = match self {
+            Answer::Streaming(response) => response.headers(),
+            Answer::Buffered { headers, .. } => headers,
+        };
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let secs = match (self.status(), retry_after) {
+            (429, after) => after.unwrap_or(30),
+            (503, Some(after)) => after,
+            _ => return None,
+        };
+        Some(secs.clamp(1, super::MAX_WAIT_SECS))
+    }
+
     /// The answer for the caller: Atlassian's status, kept headers and body (streamed).
     pub fn into_response(self) -> HttpResponse {
         let (status, headers) = match &self {

@@ -32,6 +32,7 @@ use crate::config::Settings;
 use crate::error::{AppError, chain};
 use crate::metrics::{ApiCaller, KeyEvent, MethodClass, Metrics, Product};
 use crate::on_behalf::OnBehalf;
+use crate::rate_limits::{MAX_WAIT_SECS, RateLimits, Target};
 use crate::session::{Sessions, check_origin};
 use crate::telemetry::AccountId;
 use crate::tokens::RefreshError;
@@ -186,6 +187,7 @@ struct Deps {
     key_sites: web::Data<KeySites>,
     urls: web::Data<Urls>,
     metrics: web::Data<Metrics>,
+    rate_limits: web::Data<RateLimits>,
 }
 
 impl Deps {
@@ -198,6 +200,7 @@ impl Deps {
             key_sites: req.app_data::<web::Data<KeySites>>()?.clone(),
             urls: req.app_data::<web::Data<Urls>>()?.clone(),
             metrics: req.app_data::<web::Data<Metrics>>()?.clone(),
+            rate_limits: req.app_data::<web::Data<RateLimits>>()?.clone(),
         })
     }
 }
@@ -285,9 +288,13 @@ async fn handle(
     let outgoing = Outgoing::new(req, &deps.settings.api_url, &path, body)
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "not_found", "that request cannot be passed on"))?;
 
-    let answer = match caller {
+    // Atlassian's "slow down" is shared with pages (`rate_limits`): while a wait is remembered for
+    // this account, site and product, nothing is sent; a 429 passed back is remembered.
+    let target = Target { product: *product, site: path.cloud_id.as_ref().map_or("", |id| id.as_str()) };
+    let (answer, account_id) = match caller {
         Caller::Session(on_behalf) => {
-            let sent = on_behalf.call(|atlassian, token| {
+            // `OnBehalf::call` answers a remembered wait itself (RateLimited, below a 429).
+            let sent = on_behalf.call(target, |atlassian, token| {
                 let outgoing = &outgoing;
                 async move { outgoing.send(&atlassian, &token).await }
             });
@@ -296,10 +303,20 @@ async fn handle(
                 // As pages do: the site may be gone; look again on the next call.
                 let _ = on_behalf.recheck_sites();
             }
-            answer
+            (answer, on_behalf.session_data().user.account_id)
         }
-        Caller::Key(key) => call_with_key(deps, key, &outgoing).await?,
+        Caller::Key(key) => {
+            let account_id = key.entry.account_id.clone();
+            if let Some(secs) = remembered_wait(deps, &account_id, target).await {
+                return Err(from_app_error(AppError::RateLimited(secs)));
+            }
+            (call_with_key(deps, key, &outgoing).await?, account_id)
+        }
     };
+    if let Some(secs) = answer.asks_to_wait() {
+        let waits = Mutex::new(deps.rate_limits.read(&account_id).await.unwrap_or_default());
+        deps.rate_limits.note(&account_id, target, secs, &waits).await;
+    }
     tracing::info!(product = product.as_str(), method = class.as_str(), status = answer.status(), "api call passed on");
     Ok(answer.into_response())
 }
@@ -384,6 +401,20 @@ async fn identify(req: &HttpRequest, deps: &Deps, class: MethodClass) -> Result<
         check_origin(req, &deps.settings).map_err(from_app_error)?;
     }
     OnBehalf::new(signed_in, req).map(Caller::Session).map_err(from_app_error)
+}
+
+/// Seconds left of a wait Atlassian asked for, for `account_id` and `target`, on any instance.
+async fn remembered_wait(deps: &Deps, account_id: &str, target: Target<'_>) -> Option<u64> {
+    if let Some(secs) = deps.rate_limits.known_wait(account_id, target) {
+        return Some(secs);
+    }
+    match deps.rate_limits.read(account_id).await {
+        Ok(waits) => waits.wait(target),
+        Err(err) => {
+            tracing::warn!(error = %chain(&err), "cannot read Atlassian's rate limits");
+            None
+        }
+    }
 }
 
 /// The sites of a key's grant (cached for a few minutes per instance).

@@ -1,10 +1,5 @@
-//! One GET against the API gateway, with the retry policy: 429 (and 503 with Retry-After) are
-//! retried honouring Retry-After within a small budget; another 5xx once, after a jittered pause.
-//! Nothing else is retried.
+//! One GET against the API gateway, and how its answer becomes a typed result or error.
 
-use std::time::Duration;
-
-use rand::Rng;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -13,52 +8,13 @@ use url::Url;
 use super::{ApiError, Atlassian};
 use crate::metrics::Product;
 
-/// The most time spent waiting between attempts of one GET.
-const RETRY_BUDGET: Duration = Duration::from_secs(3);
-/// The most attempts of one GET.
-const MAX_ATTEMPTS: u32 = 3;
-
 impl Atlassian {
-    /// GETs `url` as JSON with the retry policy. `scope` names what the endpoint needs, for the
-    /// "scope does not match" page.
+    /// GETs `url` as JSON, once: retrying is the caller's decision (`on_behalf.rs` spends at
+    /// most one retry per page). `scope` names what the endpoint needs, for the "scope does not
+    /// match" page.
     pub(super) async fn get_json<T: DeserializeOwned>(
         &self,
         url: Url,
-        token: &SecretString,
-        scope: &'static str,
-    ) -> Result<T, ApiError> {
-        let mut waited = Duration::ZERO;
-        let mut retried_5xx = false;
-        let mut attempt = 1;
-        loop {
-            let error = match self.get_once(&url, token, scope).await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            let pause = match &error {
-                ApiError::RateLimited { retry_after } => {
-                    let backoff = Duration::from_millis(250 << attempt);
-                    retry_after.map_or(backoff, Duration::from_secs)
-                }
-                ApiError::Upstream(status) if status.is_server_error() && !retried_5xx => {
-                    retried_5xx = true;
-                    Duration::from_millis(rand::rng().random_range(100..400))
-                }
-                _ => return Err(error),
-            };
-            if attempt >= MAX_ATTEMPTS || waited + pause > RETRY_BUDGET {
-                return Err(error);
-            }
-            tracing::info!(%error, pause_ms = pause.as_millis() as u64, "retrying a GET to Atlassian");
-            tokio::time::sleep(pause).await;
-            waited += pause;
-            attempt += 1;
-        }
-    }
-
-    async fn get_once<T: DeserializeOwned>(
-        &self,
-        url: &Url,
         token: &SecretString,
         scope: &'static str,
     ) -> Result<T, ApiError> {

@@ -65,8 +65,10 @@ pub struct IssueFields {
     pub reporter: Option<Person>,
     pub assignee: Option<Person>,
     pub labels: Vec<String>,
-    /// ADF: rendered by our own renderer, never trusted.
-    pub description: Option<serde_json::Value>,
+    /// ADF, as the JSON text Jira sent: decoded and rendered by our own renderer, never trusted.
+    /// Not decoded here: a deeply nested description must not fail the whole issue (serde_json's
+    /// recursion limit), and keeping it raw costs nothing (an unchecked skip of valid JSON).
+    pub description: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// One issue of a search result.

@@ -17,7 +17,7 @@ use url::Url;
 pub use confluence::{PageBody, Space, SpacePage};
 pub use jira::{IssueDetail, IssueFields, IssueSummary, SearchPage};
 pub use oauth::{ExchangeError, OAuth, RefreshFailure, TokenSet};
-pub use types::{Me, Site};
+pub use types::{Me, Site, merge_sites};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -105,9 +105,10 @@ impl Atlassian {
         self.get_json(self.api(&["me"], &[]), token, "read:me").await
     }
 
-    /// `GET /oauth/token/accessible-resources`: the sites the grant covers.
+    /// `GET /oauth/token/accessible-resources`: the sites the grant covers, one entry per site
+    /// (Atlassian may list a site once per product; see [`merge_sites`]).
     pub async fn accessible_resources(&self, token: &SecretString) -> Result<Vec<Site>, ApiError> {
         let url = self.api(&["oauth", "token", "accessible-resources"], &[]);
-        self.get_json(url, token, "any").await
+        self.get_json(url, token, "any").await.map(merge_sites)
     }
 }

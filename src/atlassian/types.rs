@@ -38,3 +38,55 @@ impl Site {
         self.scopes.iter().any(|s| s.contains("confluence"))
     }
 }
+
+/// Merges the entries of `accessible-resources` that name the same site. Atlassian may list a
+/// cloudId once per product, each entry with that product's scopes: taking the first entry
+/// alone would hide the other product of the site. Keeps the order and details of each site's
+/// first entry and joins the scopes (each once).
+pub fn merge_sites(entries: Vec<Site>) -> Vec<Site> {
+    let mut merged: Vec<Site> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match merged.iter_mut().find(|site| site.id == entry.id) {
+            Some(site) => {
+                for scope in entry.scopes {
+                    if !site.scopes.contains(&scope) {
+                        site.scopes.push(scope);
+                    }
+                }
+                if site.avatar_url.is_none() {
+                    site.avatar_url = entry.avatar_url;
+                }
+            }
+            None => merged.push(entry),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, scopes: &[&str]) -> Site {
+        Site {
+            id: id.to_owned(),
+            url: format!("https://{id}.atlassian.net"),
+            name: id.to_owned(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            avatar_url: None,
+        }
+    }
+
+    #[test]
+    fn one_site_listed_per_product_becomes_one_site_with_both_products() {
+        let merged = merge_sites(vec![
+            entry("a", &["read:jira-work", "read:me"]),
+            entry("b", &["read:jira-work"]),
+            entry("a", &["read:confluence-content.all", "read:me"]),
+        ]);
+        assert_eq!(merged.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(merged[0].scopes, ["read:jira-work", "read:me", "read:confluence-content.all"]);
+        assert!(merged[0].has_jira() && merged[0].has_confluence());
+        assert!(merged[1].has_jira() && !merged[1].has_confluence());
+    }
+}

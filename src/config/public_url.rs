@@ -53,11 +53,6 @@ impl PublicUrl {
         self.https
     }
 
-    /// The path a browser uses for one of our routes: `path("/sites")` is `/atl/sites`.
-    pub fn path(&self, route: &str) -> String {
-        format!("{}{}", self.prefix, route)
-    }
-
     /// The absolute URL of one of our routes.
     pub fn absolute(&self, route: &str) -> String {
         format!("{}{}{}", self.origin, self.prefix, route)
@@ -84,7 +79,6 @@ mod tests {
         let url = PublicUrl::parse("https://Tools.Example.com/atl/").unwrap();
         assert_eq!(url.prefix(), "/atl");
         assert_eq!(url.callback_url(), "https://tools.example.com/atl/auth/callback");
-        assert_eq!(url.path("/"), "/atl/");
         assert!(url.is_https());
     }
 

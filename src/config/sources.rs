@@ -42,11 +42,10 @@ pub fn env_name(key: &str) -> String {
     format!("THREELO_{}", key.to_ascii_uppercase())
 }
 
-/// One value and where it came from (for error messages).
+/// One value, as a source set it.
 #[derive(Clone, Debug)]
 pub struct RawValue {
     pub value: String,
-    pub origin: String,
 }
 
 /// All values after layering, plus every problem met while reading them.
@@ -77,8 +76,8 @@ impl RawConfig {
         raw
     }
 
-    fn set(&mut self, key: &str, value: String, origin: String) {
-        self.values.insert(key.to_owned(), RawValue { value, origin });
+    fn set(&mut self, key: &str, value: String) {
+        self.values.insert(key.to_owned(), RawValue { value });
     }
 
     fn merge_toml(&mut self, text: &str, origin: &str) {
@@ -145,13 +144,13 @@ impl RawConfig {
 
     fn set_maybe_from_file(&mut self, key: &'static str, from_file: bool, value: String, origin: String) {
         if !from_file {
-            self.set(key, value, origin);
+            self.set(key, value);
             return;
         }
         let path = PathBuf::from(value.trim());
         match std::fs::read_to_string(&path) {
             // Files written by `echo` end with a newline; it is never part of a secret.
-            Ok(text) => self.set(key, text.trim_end_matches(['\n', '\r']).to_owned(), origin),
+            Ok(text) => self.set(key, text.trim_end_matches(['\n', '\r']).to_owned()),
             Err(err) => self.problems.push(format!("{origin}: cannot read {}: {err}", path.display())),
         }
     }

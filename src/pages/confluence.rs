@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::ids::PageId;
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::{Chrome, html};
+use crate::rate_limits::Target;
 use crate::render::sanitize_storage;
 use crate::urls::Urls;
 
@@ -37,11 +38,15 @@ struct SpacesPage<'a> {
 pub async fn spaces(path: web::Path<String>, user: OnBehalf, urls: web::Data<Urls>) -> Result<HttpResponse, AppError> {
     let (cloud_id, site) = user.site(&path, Product::Confluence).await?;
     let id = cloud_id.as_str();
-    let spaces = user.call(|api, token| async move { api.spaces(&token, id, SPACES).await }).await?;
+    let target = Target { product: Product::Confluence, site: id };
+    let spaces = user.call(target, |api, token| async move { api.spaces(&token, id, SPACES).await }).await?;
     // Each space's pages, fetched concurrently; a space that fails shows a notice.
     let fetches = spaces.iter().map(|space| {
         let space_id = space.id.as_str();
-        user.call(move |api, token| async move { api.pages_in_space(&token, id, space_id, PAGES_PER_SPACE).await })
+        user.call(
+            target,
+            move |api, token| async move { api.pages_in_space(&token, id, space_id, PAGES_PER_SPACE).await },
+        )
     });
     let results = join_all(fetches).await;
     let mut sections = Vec::new();
@@ -86,7 +91,8 @@ pub async fn page(
     let (cloud_id, site) = user.site(&raw_cloud_id, Product::Confluence).await?;
     let page_id = PageId::parse(&raw_id).ok_or(AppError::NotFound)?;
     let (id, page_text) = (cloud_id.as_str(), page_id.as_str());
-    let found = user.call(|api, token| async move { api.page(&token, id, page_text).await }).await?;
+    let target = Target { product: Product::Confluence, site: id };
+    let found = user.call(target, |api, token| async move { api.page(&token, id, page_text).await }).await?;
     html(PageView {
         urls: &urls,
         chrome: Chrome::new(user.session_data(), Some(cloud_id.as_str())),

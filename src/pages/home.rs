@@ -7,9 +7,10 @@ use futures_util::future::join_all;
 
 use crate::atlassian::Site;
 use crate::error::AppError;
-use crate::on_behalf::OnBehalf;
+use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html};
+use crate::rate_limits::Target;
 use crate::session::MaybeSignedIn;
 use crate::urls::Urls;
 
@@ -55,7 +56,8 @@ async fn dashboard(user: OnBehalf, urls: &Urls) -> Result<HttpResponse, AppError
     let jira: Vec<Site> = sites.into_iter().filter(Site::has_jira).collect();
     let fetches = jira.iter().map(|site| {
         let cloud_id = site.id.as_str();
-        user.call(move |api, token| async move { api.my_open_issues(&token, cloud_id, None, PER_SITE).await })
+        let target = Target { product: Product::Jira, site: cloud_id };
+        user.call(target, move |api, token| async move { api.my_open_issues(&token, cloud_id, None, PER_SITE).await })
     });
     let results = join_all(fetches).await;
     let mut jira_sites = Vec::new();

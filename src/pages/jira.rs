@@ -11,7 +11,8 @@ use crate::ids::{IssueKey, PageToken};
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::issue_row::{IssueRow, short_time};
 use crate::pages::{Chrome, html};
-use crate::render::adf_to_html;
+use crate::rate_limits::Target;
+use crate::render::adf_json_to_html;
 use crate::urls::Urls;
 
 /// Issues per page of the list.
@@ -63,8 +64,11 @@ pub async fn issues(
         Some(raw) => Some(PageToken::parse(&raw).ok_or(AppError::BadRequest("the page token is malformed"))?),
     };
     let (id, page_token) = (cloud_id.as_str(), page.as_ref().map(PageToken::as_str));
-    let result =
-        user.call(|api, token| async move { api.my_open_issues(&token, id, page_token, PAGE_SIZE).await }).await;
+    let result = user
+        .call(Target { product: Product::Jira, site: id }, |api, token| async move {
+            api.my_open_issues(&token, id, page_token, PAGE_SIZE).await
+        })
+        .await;
     let found = match result {
         Err(AppError::NotFound) => {
             user.recheck_sites()?;
@@ -100,7 +104,8 @@ pub async fn issue(
     let (cloud_id, site) = user.site(&raw_cloud_id, Product::Jira).await?;
     let key = IssueKey::parse(&raw_key).ok_or(AppError::NotFound)?;
     let (id, key_text) = (cloud_id.as_str(), key.as_str());
-    let detail = user.call(|api, token| async move { api.issue(&token, id, key_text).await }).await?;
+    let target = Target { product: Product::Jira, site: id };
+    let detail = user.call(target, |api, token| async move { api.issue(&token, id, key_text).await }).await?;
     let fields = detail.fields;
     let name = |n: Option<String>| n.filter(|s| !s.is_empty()).unwrap_or_else(|| "—".to_owned());
     let facts = vec![
@@ -113,7 +118,7 @@ pub async fn issue(
         ("Created", name(Some(short_time(fields.created.as_deref())))),
         ("Updated", name(Some(short_time(fields.updated.as_deref())))),
     ];
-    let description_html = fields.description.as_ref().map(adf_to_html).unwrap_or_default();
+    let description_html = fields.description.as_deref().map(|raw| adf_json_to_html(raw.get())).unwrap_or_default();
     html(IssuePage {
         urls: &urls,
         chrome: Chrome::new(user.session_data(), Some(cloud_id.as_str())),

@@ -5,9 +5,12 @@
 //!
 //! A hostile document cannot exhaust the stack or memory: past `MAX_DEPTH` a subtree is flattened
 //! to text by an iterative walk, and output stops near `MAX_OUTPUT` bytes with every open tag closed.
+//! Decoding (`adf_json_to_html`) is bounded too: nesting past `MAX_JSON_DEPTH` is not decoded at
+//! all, and below it the decoder's recursion runs on a stack grown on the heap.
 
 use std::borrow::Cow;
 
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
@@ -19,6 +22,75 @@ const MAX_OUTPUT: usize = 1 << 20;
 /// Room kept for closing tags once the cap is hit: at most 16 bytes (`</tbody></table>`) for
 /// each open level, plus the closing tags of one text node's marks.
 const CLOSE_RESERVE: usize = MAX_DEPTH * 16 + 64;
+
+/// JSON nesting past this is not decoded: the description shows a notice instead. Far beyond any
+/// real document (the renderer flattens past `MAX_DEPTH`, about 128 JSON levels, anyway), and it
+/// bounds what decoding one description may take: one heap-grown stack frame chain per level.
+const MAX_JSON_DEPTH: usize = 2_000;
+/// What a description nested past `MAX_JSON_DEPTH` shows.
+const TOO_DEEP: &str = "<p>(This description is nested too deeply to show.)</p>";
+
+/// Decodes a Jira v3 rich-text field from its JSON text and renders it as [`adf_to_html`] does.
+/// Any nesting depth is safe: serde_json's recursion limit (128, which a description of 31 nested
+/// lists already exceeds) is lifted, the decoder's recursion grows its stack on the heap
+/// (`serde_stacker`) instead of overflowing a worker's, and the decoded tree is freed without
+/// recursion. JSON that does not decode renders as nothing.
+pub fn adf_json_to_html(json: &str) -> String {
+    if nesting_depth(json, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
+        return TOO_DEEP.to_owned();
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    de.disable_recursion_limit();
+    let Ok(doc) = Value::deserialize(serde_stacker::Deserializer::new(&mut de)) else {
+        return String::new();
+    };
+    let html = adf_to_html(&doc);
+    drop_without_recursion(doc);
+    html
+}
+
+/// The deepest nesting of arrays and objects in `json`, counting no further than just past
+/// `limit`. One pass, no recursion; strings (with their escapes) are skipped, so brackets inside
+/// text do not count. Meant for JSON already known to be valid.
+fn nesting_depth(json: &str, limit: usize) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in json.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > limit {
+                    break;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Frees a decoded document level by level: `Value`'s own drop recurses once per level.
+fn drop_without_recursion(doc: Value) {
+    let mut pending = vec![doc];
+    while let Some(mut value) = pending.pop() {
+        match &mut value {
+            Value::Array(items) => pending.append(items),
+            Value::Object(map) => pending.extend(std::mem::take(map).into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
 
 /// Renders a Jira v3 rich-text field to HTML that can go into a page without further escaping.
 ///

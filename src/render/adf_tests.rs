@@ -350,3 +350,62 @@ fn output_is_capped_and_stays_well_formed() {
     assert!(html.ends_with(&tail), "{}", &html[html.len() - 80..]);
     assert_balanced(&html);
 }
+
+/// The JSON text of a doc with `levels` of `open`/`close` around a paragraph saying `words`,
+/// built as text: serde_json would refuse to decode (and recurse to encode) such depths.
+fn nested_json(levels: usize, open: &str, close: &str, words: &str) -> String {
+    let inner = format!(r#"{{"type":"paragraph","content":[{{"type":"text","text":"{words}"}}]}}"#);
+    format!(r#"{{"type":"doc","version":1,"content":[{}{inner}{}]}}"#, open.repeat(levels), close.repeat(levels))
+}
+
+const LIST_OPEN: &str = r#"{"type":"bulletList","content":[{"type":"listItem","content":["#;
+const LIST_CLOSE: &str = "]}]}";
+const QUOTE_OPEN: &str = r#"{"type":"blockquote","content":["#;
+const QUOTE_CLOSE: &str = "]}";
+
+#[test]
+fn descriptions_nested_past_serde_jsons_recursion_limit_render_their_text() {
+    for json in [
+        nested_json(31, LIST_OPEN, LIST_CLOSE, "deep in lists"),
+        nested_json(63, QUOTE_OPEN, QUOTE_CLOSE, "deep in quotes"),
+    ] {
+        assert!(serde_json::from_str::<Value>(&json).is_err(), "deeper than serde_json's own limit");
+        let html = adf_json_to_html(&json);
+        assert!(html.contains("deep in lists") || html.contains("deep in quotes"), "{html}");
+        assert!(html.starts_with("<ul>") || html.starts_with("<blockquote>"), "structure up to the cap: {html}");
+    }
+}
+
+#[test]
+fn a_description_nested_just_under_the_decoding_cap_decodes_on_a_small_stack() {
+    // 2 JSON levels per blockquote, 5 for the doc and the paragraph around them.
+    let json = nested_json((MAX_JSON_DEPTH - 5) / 2, QUOTE_OPEN, QUOTE_CLOSE, "still shown");
+    // Test threads have 2 MiB stacks, as actix's workers do.
+    let html = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || adf_json_to_html(&json))
+        .expect("a thread")
+        .join()
+        .expect("no stack overflow");
+    assert!(html.contains("still shown"), "{}", &html[html.len().saturating_sub(200)..]);
+}
+
+#[test]
+fn a_description_nested_past_the_decoding_cap_shows_a_notice_quickly() {
+    // A 2 MB answer that is nothing but nesting.
+    let json = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    assert_eq!(adf_json_to_html(&json), TOO_DEEP);
+    let deep_object = nested_json(MAX_JSON_DEPTH, QUOTE_OPEN, QUOTE_CLOSE, "hidden");
+    assert_eq!(adf_json_to_html(&deep_object), TOO_DEEP);
+}
+
+#[test]
+fn brackets_inside_strings_do_not_count_as_nesting() {
+    let words = r#"[[[[{{{{ \"[[[ \\"#;
+    let json = format!(
+        r#"{{"type":"doc","content":[{{"type":"paragraph","content":[{{"type":"text","text":"{}"}}]}}]}}"#,
+        words.repeat(1000)
+    );
+    assert_eq!(nesting_depth(&json, MAX_JSON_DEPTH), 5, "doc, content, paragraph, content, text");
+    assert!(adf_json_to_html(&json).contains("[[[[{{{{"));
+}

@@ -9,5 +9,5 @@
 mod adf;
 mod storage;
 
-pub use adf::adf_to_html;
+pub use adf::{adf_json_to_html, adf_to_html};
 pub use storage::sanitize_storage;

@@ -26,7 +26,7 @@ pub use extract::{CsrfForm, MaybeSignedIn, SignedIn};
 pub use index::{MAX_SESSIONS_PER_ACCOUNT, SessionIndex, SessionInfo, describe_browser};
 pub use sign_ins::{MAX_PENDING, PENDING_TTL, Pending, SignIns};
 pub use state::{SessionData, User, signed_in_state};
-pub use store::{KvSessionStore, session_key_name};
+pub use store::{KvSessionStore, SessionKeys, session_key_name};
 
 use crate::access_keys::KeyRequest;
 use crate::atlassian::{Site, TokenSet};
@@ -50,6 +50,7 @@ pub struct Sessions {
     tokens: TokenStore,
     index: SessionIndex,
     sign_ins: SignIns,
+    keys: SessionKeys,
     cookie_name: &'static str,
     limits: SessionSettings,
     trusted_proxies: Vec<Cidr>,
@@ -61,6 +62,7 @@ impl Sessions {
             tokens,
             index,
             sign_ins: SignIns::new(settings),
+            keys: SessionKeys::new(settings.session_secret_bytes()),
             cookie_name: session_cookie_name(settings),
             limits: settings.session,
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -157,8 +159,9 @@ impl Sessions {
         let prepared = async {
             let pushed_out = self.index.add(&user.account_id, record, &self.describe(req, now, now)).await?;
             for old in pushed_out {
-                // Already out of the index: only its token record is left to delete.
+                // Already out of the index: its token record and stored state are left to delete.
                 self.tokens.delete(old).await?;
+                self.delete_state(old).await?;
             }
             if let Some(previous) = previous {
                 self.end(previous.account_id(), previous.data.token_record).await?;
@@ -184,10 +187,16 @@ impl Sessions {
     }
 
     /// Ends session `record` of `account_id`: its token record first (its cookie is worthless at
-    /// once), then its entry in the account's index.
+    /// once), then its entry in the account's index and its stored state: nothing of it is left.
     pub async fn end(&self, account_id: &str, record: Uuid) -> Result<(), AppError> {
         self.tokens.delete(record).await?;
-        Ok(self.index.remove(account_id, record).await?)
+        self.index.remove(account_id, record).await?;
+        self.delete_state(record).await
+    }
+
+    /// Deletes the stored state of the session whose token record is `record`.
+    async fn delete_state(&self, record: Uuid) -> Result<(), AppError> {
+        Ok(self.tokens.kv.del(&session_key_name(&self.keys.for_record(record))).await?)
     }
 
     /// Signs out: ends the session and clears the cookie.

@@ -12,7 +12,7 @@ use crate::config::SessionSettings;
 use crate::error::AppError;
 use crate::random::random_token;
 
-const SIGNED_IN: &str = "signed_in";
+pub(super) const SIGNED_IN: &str = "signed_in";
 /// `last_seen` is written at most this often, so reading pages does not write the session.
 const LAST_SEEN_GRANULARITY: i64 = 60;
 

@@ -1,6 +1,11 @@
 //! actix-session's storage, over threelo's own key-value store (`store::Kv`: Redis, or memory for
 //! the demo), so sessions share its connections, deadlines and error handling.
 //!
+//! A signed-in session's key is derived from its token record's id with a keyed hash
+//! ([`SessionKeys`]), so ending a session anywhere (another browser's "sign out everywhere", the
+//! cap on sessions per account) deletes its stored state too, without an index of session keys.
+//! The key stays unguessable without the session secret, and the cookie carries it encrypted.
+//!
 //! Stored as actix-session's own Redis store stores them: the state as JSON under
 //! `threelo:session:<key>`. Ours rather than actix's `RedisSessionStore` because that one takes a
 //! pooled connection per call, and the pool pings each connection it hands out (twice the
@@ -11,9 +16,14 @@ use std::time::Duration as StdDuration;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key};
 use actix_web::cookie::time::Duration;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use super::sign_ins::PENDING_TTL;
-use super::state::state_is_signed_in;
+use super::state::{SIGNED_IN, SessionData, state_is_signed_in};
 use crate::store::{KEY_PREFIX, Kv, REDIS_DEADLINE, StoreError};
 
 type State = HashMap<String, String>;
@@ -22,11 +32,49 @@ type State = HashMap<String, String>;
 #[derive(Clone, Debug)]
 pub struct KvSessionStore {
     kv: Kv,
+    keys: SessionKeys,
 }
 
 impl KvSessionStore {
-    pub fn new(kv: Kv) -> Self {
-        KvSessionStore { kv }
+    pub fn new(kv: Kv, keys: SessionKeys) -> Self {
+        KvSessionStore { kv, keys }
+    }
+
+    /// The key to save `state` under: derived from its token record when signed in, else random.
+    fn key_for(&self, state: &State) -> SessionKey {
+        let record = state.get(SIGNED_IN).and_then(|json| serde_json::from_str::<SessionData>(json).ok());
+        match record.and_then(|data| SessionKey::try_from(self.keys.for_record(data.token_record)).ok()) {
+            Some(key) => key,
+            None => generate_session_key(),
+        }
+    }
+}
+
+/// Derives signed-in sessions' keys from their token records' ids.
+#[derive(Clone)]
+pub struct SessionKeys([u8; 32]);
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKeys")
+    }
+}
+
+impl SessionKeys {
+    /// Keys under a secret derived from the session secret for this purpose alone.
+    pub fn new(session_secret: &[u8]) -> Self {
+        let mut derived = Sha256::new();
+        derived.update(b"threelo: the key that derives session keys, v1\0");
+        derived.update(session_secret);
+        SessionKeys(derived.finalize().into())
+    }
+
+    /// The session key of the session whose token record is `record`.
+    pub fn for_record(&self, record: Uuid) -> String {
+        // HMAC accepts a key of any length: `new_from_slice` cannot fail here.
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else { return String::new() };
+        mac.update(record.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 }
 
@@ -66,8 +114,8 @@ impl SessionStore for KvSessionStore {
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let json = serde_json::to_string(&state).map_err(|err| SaveError::Serialization(err.into()))?;
-        let key = generate_session_key();
-        // A fresh random key: nothing can be there, so no NX is needed.
+        // A fresh key (random, or of a new token record): nothing can be there, so no NX.
+        let key = self.key_for(&state);
         within(self.kv.set_ex(&session_key_name(key.as_ref()), &json, ttl_for(&state, ttl)))
             .await
             .map_err(|err| SaveError::Other(err.into()))?;

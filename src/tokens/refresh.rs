@@ -33,7 +33,11 @@ const SAFE_REUSE_SECS: i64 = 9 * 60;
 /// After a refresh with an unknown outcome, wait this long before trying that refresh token again.
 const PAUSE_AFTER_UNKNOWN_SECS: i64 = 15;
 /// How long a lease lasts unless renewed; it is renewed every third of this while the call runs.
-const LEASE_TTL: Duration = Duration::from_secs(15);
+/// Short, because it is also how long an instance that crashed while holding it stalls that
+/// user's refresh on every other instance. A renewal that fails twice in a row lets the lease
+/// lapse mid-call; another instance may then send the same refresh token, which is safe: it is
+/// seconds old, far inside Atlassian's reuse leeway, and only one answer wins the version CAS.
+const LEASE_TTL: Duration = Duration::from_secs(3);
 /// How often a waiting instance looks whether the lease holder has written new tokens.
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
