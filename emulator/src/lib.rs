@@ -15,9 +15,9 @@
 //! `state` (clock, knobs, request log), `grants` (codes, grants, token rotation), `auth`
 //! (authorize + consent screen, its templates in `templates/`), `token`
 //! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
-//! `jira_json` + `jql`, `confluence`, `observe` (latency, faults, request log), `fast`
-//! (benchmark mode: API answers kept in memory), `http` (parameters, error bodies, cursors),
-//! `scopes` (known scopes and their words).
+//! `jira_json` + `jql`, `jira_extra` (comments, a large streamed attachment), `confluence`,
+//! `observe` (latency, faults, request log), `fast` (benchmark mode: API answers kept in
+//! memory), `http` (parameters, error bodies, cursors), `scopes` (known scopes and their words).
 
 mod api;
 mod auth;

@@ -30,6 +30,7 @@ use crate::access_keys::{Access, AccessKeys, KeyError, OpenedKey};
 use crate::atlassian::{ApiError, Atlassian, Site};
 use crate::config::Settings;
 use crate::error::{AppError, chain};
+use crate::log_throttle::LogThrottle;
 use crate::metrics::{ApiCaller, KeyEvent, MethodClass, Metrics, Product};
 use crate::on_behalf::OnBehalf;
 use crate::rate_limits::{MAX_WAIT_SECS, RateLimits, Target};
@@ -51,10 +52,12 @@ struct Refusal {
     code: &'static str,
     message: String,
     retry_after: Option<u64>,
+    /// The cause's chain, for the log (never shown).
+    cause: Option<String>,
 }
 
 fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal { status, code, message: message.into(), retry_after: None }
+    Refusal { status, code, message: message.into(), retry_after: None, cause: None }
 }
 
 impl Refusal {
@@ -107,12 +110,7 @@ fn from_app_error(err: AppError) -> Refusal {
         }
         _ => refuse(S::INTERNAL_SERVER_ERROR, "internal", "an unexpected error occurred; it has been logged"),
     };
-    if refusal.status.is_server_error() {
-        tracing::warn!("api: {}", chain(&err));
-    } else {
-        tracing::info!("api: {}", chain(&err));
-    }
-    refusal
+    Refusal { cause: Some(chain(&err)), ..refusal }
 }
 
 fn is_timeout(cause: &(dyn std::error::Error + 'static)) -> bool {
@@ -190,6 +188,7 @@ struct Deps {
     urls: web::Data<Urls>,
     metrics: web::Data<Metrics>,
     rate_limits: web::Data<RateLimits>,
+    log_throttle: Option<web::Data<LogThrottle>>,
 }
 
 impl Deps {
@@ -203,6 +202,7 @@ impl Deps {
             urls: req.app_data::<web::Data<Urls>>()?.clone(),
             metrics: req.app_data::<web::Data<Metrics>>()?.clone(),
             rate_limits: req.app_data::<web::Data<RateLimits>>()?.clone(),
+            log_throttle: req.app_data::<web::Data<LogThrottle>>().cloned(),
         })
     }
 }
@@ -223,11 +223,27 @@ pub async fn proxy(req: HttpRequest, body: web::Payload) -> HttpResponse {
             if caller_label == ApiCaller::Key || req.headers().contains_key("authorization") {
                 deps.metrics.access_key(KeyEvent::Refused);
             }
+            if let Some(cause) = &refusal.cause {
+                log_cause(&deps, refusal.status, cause);
+            }
             refusal.response()
         }
     };
     deps.metrics.api_request(product, class, caller_label, response.status().as_u16());
     response
+}
+
+/// Logs why the proxy refused; failures an outage repeats on every call once per interval.
+fn log_cause(deps: &Deps, status: StatusCode, cause: &str) {
+    if !status.is_server_error() {
+        tracing::info!("api: {cause}");
+        return;
+    }
+    match deps.log_throttle.as_ref().map(|throttle| throttle.admit("api")) {
+        Some(None) => {}
+        Some(Some(held)) if held > 0 => tracing::warn!(held_back = held, "api: {cause}"),
+        _ => tracing::warn!("api: {cause}"),
+    }
 }
 
 async fn handle(
