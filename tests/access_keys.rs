@@ -391,3 +391,23 @@ async fn a_keys_429_is_remembered_for_the_account_so_the_next_call_waits_without
     assert_eq!(app.emulator.count(&prefix), before, "no call in between");
     assert_eq!(call(&app, &key, "/api/me").await.status(), StatusCode::OK, "identity carries on");
 }
+
+#[tokio::test]
+async fn a_keys_expired_token_is_refreshed_once_for_many_concurrent_calls_and_its_record_keeps_the_keys_ttl() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let key = make_key(&app, "parallel", "read").await; // 30 days
+    app.emulator.expire_access_tokens();
+    let before = app.emulator.token_grants("refresh_token");
+    let calls = (0..10).map(|_| call(&app, &key, "/api/me"));
+    for response in futures_util::future::join_all(calls).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(app.emulator.token_grants("refresh_token") - before, 1, "one refresh for all of them");
+    let dump = app.redis.dump();
+    let entry: Value = serde_json::from_str(&app.stored("threelo:apikey:").unwrap().1).unwrap();
+    let record = format!("threelo:token:{}", entry["token_record"].as_str().unwrap());
+    assert!(dump.iter().any(|(name, _)| *name == record), "the key's record: {record}");
+    let ttl = app.redis.ttl(&record);
+    assert!(ttl > 0 && ttl <= 30 * 86_400, "the refreshed record ends with its key, not later: {ttl}");
+}
