@@ -1,6 +1,8 @@
 //! threelo: a self-hosted web app that signs people in with their Atlassian account (OAuth 2.0
 //! 3LO) and shows their Jira and Confluence work, with every token sealed on the server.
 
+pub mod access_keys;
+pub mod api;
 pub mod assets;
 pub mod atlassian;
 pub mod auth;

@@ -35,7 +35,7 @@ macro_rules! label_value_from_as_str {
         }
     )*};
 }
-label_value_from_as_str!(Method, Route, SignInOutcome, RefreshOutcome, Product);
+label_value_from_as_str!(Method, Route, SignInOutcome, RefreshOutcome, Product, MethodClass, KeyEvent, ApiCaller);
 
 /// The `method` label: the standard methods a browser or script sends, and one value for the rest.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -179,6 +179,63 @@ impl Product {
     }
 }
 
+/// The `method` label of a proxied call: reads (GET, HEAD) and writes (everything else).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum MethodClass {
+    Read,
+    Write,
+}
+
+impl MethodClass {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodClass::Read => "read",
+            MethodClass::Write => "write",
+        }
+    }
+}
+
+/// The `caller` label of a proxied call.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ApiCaller {
+    Session,
+    Key,
+    /// No credentials, or ones that did not open.
+    Unknown,
+}
+
+impl ApiCaller {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiCaller::Session => "session",
+            ApiCaller::Key => "key",
+            ApiCaller::Unknown => "unknown",
+        }
+    }
+}
+
+/// The `event` label of access keys.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum KeyEvent {
+    Created,
+    Revoked,
+    /// A call with a key that was refused (unknown, revoked, expired, read-only, over budget).
+    Refused,
+}
+
+impl KeyEvent {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyEvent::Created => "created",
+            KeyEvent::Revoked => "revoked",
+            KeyEvent::Refused => "refused",
+        }
+    }
+}
+
 /// The `status` label of a call to Atlassian: its numeric status (reqwest's `StatusCode` is
 /// another crate's type than actix's, and a number is all the label needs), or `error` when
 /// no answer came.
@@ -223,6 +280,19 @@ struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    product: Product,
+    method: MethodClass,
+    caller: ApiCaller,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabels {
+    event: KeyEvent,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProductLabels {
     product: Product,
 }
@@ -242,6 +312,8 @@ pub struct Metrics {
     upstream_requests: Family<UpstreamLabels, Counter>,
     upstream_rate_limited: Family<ProductLabels, Counter>,
     redis_errors: Counter,
+    api_requests: Family<ApiLabels, Counter>,
+    access_keys: Family<KeyLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -256,6 +328,8 @@ impl Default for Metrics {
             upstream_requests: Family::default(),
             upstream_rate_limited: Family::default(),
             redis_errors: Counter::default(),
+            api_requests: Family::default(),
+            access_keys: Family::default(),
         };
         // Names without `_total` (the client adds it to counters) and help without the final
         // period (the client adds that too). The registry holds handles to the same metrics.
@@ -295,6 +369,16 @@ impl Default for Metrics {
             "threelo_redis_errors",
             "Requests that failed because Redis did not answer",
             made.redis_errors.clone(),
+        );
+        registry.register(
+            "threelo_api_requests",
+            "Calls answered by the /api proxy, by product, method class (read, write), caller and status",
+            made.api_requests.clone(),
+        );
+        registry.register(
+            "threelo_access_keys",
+            "Access key events: created, revoked, refused",
+            made.access_keys.clone(),
         );
         made
     }
@@ -341,6 +425,17 @@ impl Metrics {
     /// A request failed because Redis did not answer.
     pub fn redis_error(&self) {
         self.redis_errors.inc();
+    }
+
+    /// One call answered by the `/api` proxy (its own refusals included; `product` is identity
+    /// for paths that named none).
+    pub fn api_request(&self, product: Product, method: MethodClass, caller: ApiCaller, status: u16) {
+        self.api_requests.get_or_create(&ApiLabels { product, method, caller, status }).inc();
+    }
+
+    /// An access key was created, revoked or refused.
+    pub fn access_key(&self, event: KeyEvent) {
+        self.access_keys.get_or_create(&KeyLabels { event }).inc();
     }
 
     /// The OpenMetrics text exposition.

@@ -11,6 +11,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use crate::access_keys::AccessKeys;
+use crate::api::KeySites;
 use crate::atlassian::Atlassian;
 use crate::config::{RedisUrl, Settings};
 use crate::error::{AppError, render_error_pages};
@@ -23,7 +25,7 @@ use crate::session::{KvSessionStore, SessionIndex, SessionKeys, Sessions, sessio
 use crate::store::{Kv, redis_pool};
 use crate::tokens::{KeyRing, Refresher, TokenStore};
 use crate::urls::Urls;
-use crate::{auth, health, metrics, pages, server_limits, telemetry};
+use crate::{access_keys, api, auth, health, metrics, pages, server_limits, telemetry};
 
 /// Where sessions and token records live.
 #[derive(Clone, Debug)]
@@ -75,6 +77,10 @@ impl Application {
         // Patience for another instance's refresh: one token request plus some slack.
         let patience = settings.upstream_timeout + std::time::Duration::from_secs(5);
         let refresher = web::Data::new(Refresher::new(tokens, atlassian.get_ref().clone(), patience));
+        let ring_for_keys = Arc::new(KeyRing::new(&settings.token_keys));
+        let access_keys =
+            web::Data::new(AccessKeys::new(kv.clone(), ring_for_keys, atlassian.get_ref().clone(), patience));
+        let key_sites = web::Data::new(KeySites::default());
         let urls = web::Data::new(Urls::new(&settings.public_url));
         let rate_limits = web::Data::new(RateLimits::new(kv.clone()));
         let log_throttle = web::Data::new(LogThrottle::default());
@@ -115,6 +121,8 @@ impl Application {
                 .app_data(refresher.clone())
                 .app_data(web::Data::from(metrics.clone()))
                 .app_data(kv.clone())
+                .app_data(access_keys.clone())
+                .app_data(key_sites.clone())
                 .service(
                     web::scope(&prefix)
                         // Routes that must answer without touching the session (and so Redis):
@@ -144,6 +152,10 @@ impl Application {
                                 .service(pages::account::account)
                                 .service(pages::account::end_session)
                                 .service(pages::account::end_other_sessions)
+                                .service(access_keys::pages::create_key)
+                                .service(access_keys::pages::revoke_key)
+                                // Every method; answers its own JSON errors, never a redirect.
+                                .service(web::resource("/api/{rest:.*}").to(api::proxy))
                                 .service(auth::login)
                                 .service(auth::callback::callback)
                                 .service(auth::logout)

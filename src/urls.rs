@@ -159,6 +159,20 @@ impl Urls {
     pub fn favicon(&self) -> String {
         self.path("/static/favicon.svg")
     }
+
+    /// `POST` here to ask for a new access key.
+    pub fn account_keys(&self) -> String {
+        self.path("/account/keys")
+    }
+
+    pub fn revoke_key(&self) -> String {
+        self.path("/account/keys/revoke")
+    }
+
+    /// The proxy's URL for `rest` (already a valid `/api` path such as `me`).
+    pub fn api(&self, rest: &str) -> String {
+        self.path(&format!("/api/{rest}"))
+    }
 }
 
 fn encode(value: &str) -> String {

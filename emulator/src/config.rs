@@ -106,4 +106,12 @@ pub struct LoggedRequest {
     pub status: u16,
     /// The `jql` or `cql` query parameter of a search, decoded: exactly what the app asked.
     pub search: Option<String>,
+    /// The query string as received (empty when none).
+    pub query: String,
+    /// The request's headers, names in lower case, except `Authorization`, whose value is
+    /// never kept: see `bearer_issued`.
+    pub headers: Vec<(String, String)>,
+    /// Whether `Authorization` carried a bearer token this emulator issued (`None`: no such
+    /// header).
+    pub bearer_issued: Option<bool>,
 }

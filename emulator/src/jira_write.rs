@@ -170,9 +170,10 @@ pub(crate) async fn comments(req: HttpRequest, state: web::Data<Mutex<State>>) -
         all.reverse();
     }
     let shown: Vec<Value> = all.iter().skip(start).take(max).map(|c| comment_json(c, issue, &caller, site)).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "comments": shown, "startAt": start, "maxResults": max, "total": all.len(),
-    })))
+    Ok(HttpResponse::Ok()
+        // Jira sets this cookie on API answers too; a proxy must not pass it on.
+        .insert_header(("Set-Cookie", "atlassian.xsrf.token=B7Q2-emulated_lin; Path=/; Secure; SameSite=None"))
+        .json(json!({"comments": shown, "startAt": start, "maxResults": max, "total": all.len()})))
 }
 
 /// `POST issue/{key}/comment` with `{"body": <ADF>}` (scope `write:jira-work`): 201 with it.

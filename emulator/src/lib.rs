@@ -15,9 +15,10 @@
 //! `state` (clock, knobs, request log), `grants` (codes, grants, token rotation), `auth`
 //! (authorize + consent screen, its templates in `templates/`), `token`
 //! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
-//! `jira_json` + `jql`, `jira_write` (comments, transitions, assignee: state per issue), `confluence`, `cql` (v1 search), `observe` (latency, faults, request log), `fast`
-//! (benchmark mode: API answers kept in memory), `http` (parameters, error bodies, cursors),
-//! `scopes` (known scopes and their words).
+//! `jira_json` + `jql`, `jira_write` (comments, transitions, assignee: state per issue),
+//! `jira_extra` (a large streamed attachment), `confluence`, `cql` (v1 search), `observe` (latency,
+//! faults, request log), `fast` (benchmark mode: API answers kept in memory), `http` (parameters,
+//! error bodies, cursors), `scopes` (known scopes and their words).
 
 mod api;
 mod auth;
@@ -28,6 +29,7 @@ mod fast;
 mod grants;
 mod http;
 mod jira;
+mod jira_extra;
 mod jira_json;
 mod jira_write;
 mod jql;
@@ -211,6 +213,11 @@ impl Emulator {
         self.with(|s| s.log.iter().filter(|r| r.path.starts_with(path_prefix)).count())
     }
 
+    /// How many streamed answers (attachment content) were sent to their last byte.
+    pub fn finished_streams(&self) -> usize {
+        self.with(|s| s.finished_streams)
+    }
+
     /// How many `POST /oauth/token` with this `grant_type` were answered 200.
     pub fn token_grants(&self, grant_type: &str) -> usize {
         self.with(|s| {
@@ -273,6 +280,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route(&format!("{JIRA}/issue/{{key}}/assignee"), web::put().to(jira_write::assign))
         .route("/ex/confluence/{cloud_id}/wiki/rest/api/search", web::get().to(cql::search))
+        .route(&format!("{JIRA}/attachment/content/{{id}}"), web::get().to(jira_extra::attachment_content))
         .route(&format!("{WIKI}/spaces"), web::get().to(confluence::spaces))
         .route(&format!("{WIKI}/spaces/{{id}}"), web::get().to(confluence::space))
         .route(&format!("{WIKI}/spaces/{{id}}/pages"), web::get().to(confluence::space_pages))

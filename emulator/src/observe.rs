@@ -29,6 +29,17 @@ pub(crate) async fn observe(
     let search = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "jql" || k == "cql")
         .map(|(_, v)| v.into_owned());
+    let query = req.query_string().to_owned();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != actix_web::http::header::AUTHORIZATION)
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim_start_matches("Bearer ").to_owned());
     let (delay, fault) = {
         let mut st = lock(&state);
         (st.latency_for(&path), st.take_fault(&method, &path))
@@ -39,14 +50,19 @@ pub(crate) async fn observe(
     let log = |status: StatusCode, grant_type: Option<String>| {
         // Path only: the query of `/authorize` or a callback is no business of a log line.
         tracing::debug!(target: "threelo_emulator", %method, %path, status = status.as_u16(), "emulated Atlassian request");
+        let mut st = lock(&state);
+        let bearer_issued = bearer.as_ref().map(|token| st.issued.iter().any(|t| t == token));
         let entry = LoggedRequest {
             method: method.clone(),
             path: path.clone(),
             grant_type,
             status: status.as_u16(),
             search: search.clone(),
+            query: query.clone(),
+            headers: headers.clone(),
+            bearer_issued,
         };
-        lock(&state).log.push(entry);
+        st.log.push(entry);
     };
     let res = match fault {
         Some(fault) => req.into_response(fault_response(fault)),

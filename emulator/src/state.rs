@@ -31,6 +31,8 @@ pub(crate) struct State {
     pub(crate) write_limits: Vec<(String, u32, u64)>,
     /// The id of the next comment posted.
     pub(crate) next_comment_id: u64,
+    /// Streamed answers (attachment content) sent to their last byte.
+    pub(crate) finished_streams: usize,
     /// Descriptions that replace a seed issue's (by issue key), e.g. hostile ADF for tests.
     pub(crate) descriptions: HashMap<String, serde_json::Value>,
 }
@@ -127,6 +129,7 @@ impl State {
             changes: HashMap::new(),
             write_limits: Vec::new(),
             next_comment_id: 20_000,
+            finished_streams: 0,
             descriptions: HashMap::new(),
         }
     }

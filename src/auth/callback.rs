@@ -105,13 +105,18 @@ async fn finish_sign_in(
     let (Some(code), Some(state)) = (params.code, params.state) else {
         return Err(AppError::BadRequest("the callback carries neither a code nor an error"));
     };
-    let (return_to, remaining) = sessions.finish_sign_in(req, &state);
+    let (pending, remaining) = sessions.finish_consent(req, &state);
     *in_progress = Some(remaining);
-    let Some(return_to) = return_to else {
+    let Some(pending) = pending else {
         return Err(AppError::SignInExpired);
     };
 
     let token_set = atlassian.oauth().exchange_code(atlassian.http(), &code).await.map_err(exchange_failure)?;
+    if let Some(key) = pending.key {
+        // A consent for an access key, not a sign-in: the session stays as it is.
+        return crate::access_keys::pages::key_consented(req, previous.0, key, token_set, atlassian).await;
+    }
+    let return_to = pending.return_to;
     let (me, sites) = identify(atlassian, &token_set).await?;
     let user = User { account_id: me.account_id, name: me.name, email: me.email, avatar_url: me.picture };
     sessions.start(req, session, user, token_set, sites, previous.0).await?;

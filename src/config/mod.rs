@@ -67,6 +67,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// Serve `/metrics` on this address instead of the public one.
     pub metrics_listen: Option<SocketAddr>,
+    /// The largest request body `/api/…` passes on to Atlassian, in bytes.
+    pub api_max_body: usize,
 }
 
 /// Every problem found in the configuration; `Display` lists them one per line.
@@ -111,6 +113,7 @@ impl Settings {
         let upstream_timeout = problems.check("upstream_timeout", parse_duration(raw.get("upstream_timeout")));
         let metrics_listen =
             problems.check("metrics_listen", raw.get("metrics_listen").map(|v| parse_listen(Some(v))).transpose());
+        let api_max_body = problems.check("api_max_body", parse_size(raw.get("api_max_body")));
 
         let demo = mode == Mode::Demo;
         let client_id = problems.check(
@@ -166,6 +169,7 @@ impl Settings {
             },
             upstream_timeout: upstream_timeout.ok_or_else(lost)?,
             metrics_listen: metrics_listen.ok_or_else(lost)?,
+            api_max_body: api_max_body.ok_or_else(lost)?,
         })
     }
 
@@ -293,6 +297,26 @@ pub fn parse_duration(value: Option<&str>) -> Result<Duration, String> {
             .map(Duration::from_secs)
             .ok_or_else(|| format!("`{value}` is longer than 400 days")),
         _ => Err(format!("`{value}` is not a positive duration like 90s, 15m, 12h or 7d")),
+    }
+}
+
+/// Parses a size in bytes: `1048576`, `512k`, `1m` (binary units), at most 64 MiB.
+pub fn parse_size(value: Option<&str>) -> Result<usize, String> {
+    let value = value.ok_or("required, e.g. 1m")?;
+    let lower = value.to_ascii_lowercase();
+    let (number, unit) = lower.split_at(lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len()));
+    let scale: usize = match unit {
+        "" | "b" => 1,
+        "k" | "kib" => 1024,
+        "m" | "mib" => 1024 * 1024,
+        _ => return Err(format!("`{value}` is not a size like 65536, 512k or 1m")),
+    };
+    match number.parse::<usize>() {
+        Ok(n) if n > 0 => n
+            .checked_mul(scale)
+            .filter(|bytes| *bytes <= 64 * 1024 * 1024)
+            .ok_or_else(|| format!("`{value}` is more than 64m")),
+        _ => Err(format!("`{value}` is not a positive size like 65536, 512k or 1m")),
     }
 }
 

@@ -28,6 +28,7 @@ pub const KEYS: &[&str] = &[
     "session_lifetime",
     "upstream_timeout",
     "metrics_listen",
+    "api_max_body",
 ];
 
 /// Keys whose value may instead be read from a file named by `<key>_file` / `THREELO_<KEY>_FILE`.

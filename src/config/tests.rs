@@ -105,3 +105,17 @@ fn no_secret_value_appears_in_a_problem_or_in_debug_output() {
     let debug = format!("{settings:?}");
     assert!(!debug.contains(secret) && !debug.contains("redispw"), "{debug}");
 }
+
+#[test]
+fn the_api_body_limit_defaults_to_one_mebibyte_and_takes_sizes() {
+    assert_eq!(load(valid()).unwrap().api_max_body, 1024 * 1024);
+    let mut pairs = valid();
+    pairs.push(("THREELO_API_MAX_BODY", "512k".to_owned()));
+    assert_eq!(load(pairs).unwrap().api_max_body, 512 * 1024);
+    for bad in ["0", "1g", "-1", "ten", "65m", "1.5m"] {
+        let mut pairs = valid();
+        pairs.push(("THREELO_API_MAX_BODY", bad.to_owned()));
+        let err = load(pairs).unwrap_err().to_string();
+        assert!(err.contains("THREELO_API_MAX_BODY"), "{bad}: {err}");
+    }
+}

@@ -6,6 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::access_keys::{AccessKeys, MAX_KEYS_PER_ACCOUNT};
 use crate::error::AppError;
 use crate::pages::{Chrome, format_time, html};
 use crate::session::{CsrfForm, Sessions, SignedIn};
@@ -37,6 +38,18 @@ struct AccountPage<'a> {
     sessions: Vec<SessionRow>,
     /// Configured scopes (THREELO_SCOPES) that the grant lacks: consenting again adds them.
     lacking: Vec<String>,
+    keys: Vec<KeyRow>,
+    max_keys: usize,
+}
+
+/// One row of the access keys table.
+struct KeyRow {
+    id: String,
+    name: String,
+    access: &'static str,
+    created: String,
+    last_used: String,
+    expires: String,
 }
 
 #[get("/account")]
@@ -45,8 +58,22 @@ pub async fn account(
     sessions: web::Data<Sessions>,
     urls: web::Data<Urls>,
     settings: web::Data<crate::config::Settings>,
+    access_keys: web::Data<AccessKeys>,
 ) -> Result<HttpResponse, AppError> {
     let current = signed_in.data.token_record;
+    let keys = access_keys
+        .list(signed_in.account_id())
+        .await?
+        .into_iter()
+        .map(|key| KeyRow {
+            id: key.entry.id.to_string(),
+            name: key.entry.name,
+            access: key.entry.access.as_str(),
+            created: format_time(key.entry.created_at),
+            last_used: key.last_used.map_or_else(|| "never".to_owned(), format_time),
+            expires: format_time(key.entry.expires_at),
+        })
+        .collect();
     let rows = sessions
         .list(&signed_in)
         .await?
@@ -70,6 +97,8 @@ pub async fn account(
         consent_ends: format_time(signed_in.record.consented_at + CONSENT_LIFETIME_SECS),
         sessions: rows,
         lacking: crate::pages::grant::lacking(&settings.scopes, &tokens.scopes),
+        keys,
+        max_keys: MAX_KEYS_PER_ACCOUNT,
         chrome: Chrome::new(signed_in.data, None),
     })
 }

@@ -29,6 +29,7 @@ pub use sign_ins::{MAX_PENDING, PENDING_TTL, Pending, SignIns};
 pub use state::{SessionData, User, signed_in_state};
 pub use store::{KvSessionStore, SessionKeys, session_key_name};
 
+use crate::access_keys::KeyRequest;
 use crate::atlassian::{Site, TokenSet};
 use crate::client_addr::client_ip;
 use crate::clock::unix_now;
@@ -122,6 +123,23 @@ impl Sessions {
     /// state is unknown, expired or already used), and the cookie that remembers the rest.
     pub fn finish_sign_in(&self, req: &HttpRequest, state: &str) -> (Option<String>, Cookie<'static>) {
         self.sign_ins.take(self.sign_ins.read(req), state)
+    }
+
+    /// A consent for access key `key` in progress in this browser, bound to `state`: the cookie
+    /// that remembers it beside any sign-ins in progress.
+    pub fn begin_key_consent(
+        &self,
+        req: &HttpRequest,
+        state: &str,
+        return_to: &str,
+        key: KeyRequest,
+    ) -> Cookie<'static> {
+        self.sign_ins.add(self.sign_ins.read(req), Pending::for_key(state, return_to, key))
+    }
+
+    /// Like [`Sessions::finish_sign_in`], with the whole entry: a key's consent carries its request.
+    pub fn finish_consent(&self, req: &HttpRequest, state: &str) -> (Option<Pending>, Cookie<'static>) {
+        self.sign_ins.take_entry(self.sign_ins.read(req), state)
     }
 
     /// Starts a session for `user` with the tokens of a fresh consent. Everything that can fail

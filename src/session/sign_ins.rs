@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
+use crate::access_keys::KeyRequest;
 use crate::clock::unix_now;
 use crate::config::Settings;
 
@@ -32,12 +33,21 @@ pub struct Pending {
     pub state_sha256: String,
     pub return_to: String,
     pub created_at: i64,
+    /// Set when this consent is for an access key, not a sign-in: the callback then makes the
+    /// key and leaves the browser's session as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyRequest>,
 }
 
 impl Pending {
     /// A sign-in bound to `state`, begun now.
     pub fn new(state: &str, return_to: &str) -> Pending {
-        Pending { state_sha256: hash(state), return_to: return_to.to_owned(), created_at: unix_now() }
+        Pending { state_sha256: hash(state), return_to: return_to.to_owned(), created_at: unix_now(), key: None }
+    }
+
+    /// The consent for access key `key`, bound to `state`, begun now.
+    pub fn for_key(state: &str, return_to: &str, key: KeyRequest) -> Pending {
+        Pending { key: Some(key), ..Pending::new(state, return_to) }
     }
 }
 
@@ -111,7 +121,13 @@ impl SignIns {
 
     /// Takes the sign-in bound to `state` out of `pending` (compared in constant time): where it
     /// lands, and the cookie that remembers the rest.
-    pub fn take(&self, mut pending: Vec<Pending>, state: &str) -> (Option<String>, Cookie<'static>) {
+    pub fn take(&self, pending: Vec<Pending>, state: &str) -> (Option<String>, Cookie<'static>) {
+        let (found, cookie) = self.take_entry(pending, state);
+        (found.map(|entry| entry.return_to), cookie)
+    }
+
+    /// Like [`SignIns::take`], with the whole entry (a key's consent carries its request).
+    pub fn take_entry(&self, mut pending: Vec<Pending>, state: &str) -> (Option<Pending>, Cookie<'static>) {
         let wanted = hash(state);
         let mut found = None;
         for (index, entry) in pending.iter().enumerate() {
@@ -119,9 +135,9 @@ impl SignIns {
                 found = Some(index);
             }
         }
-        let return_to = found.map(|index| pending.remove(index).return_to);
+        let entry = found.map(|index| pending.remove(index));
         let cookie = if pending.is_empty() { self.removal() } else { self.seal(&pending) };
-        (return_to, cookie)
+        (entry, cookie)
     }
 
     /// The cookie holding `pending`, sealed.

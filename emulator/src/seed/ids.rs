@@ -85,6 +85,14 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 pub const SCOPES: &str =
     "read:me read:jira-work read:jira-user read:space:confluence read:page:confluence offline_access";
 
+/// The id of an attachment on every Jira site whose content is large (for streaming tests):
+/// [`LARGE_ATTACHMENT_BYTES`] bytes, the last chunk held back for [`LARGE_ATTACHMENT_STALL_MS`].
+pub const LARGE_ATTACHMENT: &str = "10001";
+/// The size of [`LARGE_ATTACHMENT`]'s content: 8 MiB.
+pub const LARGE_ATTACHMENT_BYTES: usize = 8 * 1024 * 1024;
+/// How long the emulator waits before sending the last chunk of [`LARGE_ATTACHMENT`].
+pub const LARGE_ATTACHMENT_STALL_MS: u64 = 1500;
+
 #[cfg(test)]
 mod tests {
     use super::*;
