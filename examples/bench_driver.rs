@@ -36,8 +36,10 @@ use threelo::session::{KvSessionStore, SessionData, SessionIndex, SessionInfo, S
 use threelo::store::{Kv, redis_pool};
 use threelo::tokens::{KeyRing, TokenStore};
 
-/// The app's session cookie over http (see `startup::session_middleware`).
+/// The app's session cookie over http (see `session::session_cookie_name`).
 const COOKIE_NAME: &str = "threelo";
+/// The cookie of sign-ins in progress over http (see `session::SignIns`).
+const SIGN_IN_COOKIE: &str = "threelo-signin";
 /// At most this many sign-ins in one `sign-ins` run, whatever the time allows.
 const MAX_SIGN_INS: u64 = 200_000;
 
@@ -54,12 +56,17 @@ fn location(response: &reqwest::Response) -> anyhow::Result<String> {
     Ok(response.headers().get(LOCATION).context("no Location header")?.to_str()?.to_owned())
 }
 
-/// The session cookie a response sets, as a `Cookie` header value.
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
+/// The cookie named `name` that a response sets, as a `Cookie` header value.
+fn cookie_named(response: &reqwest::Response, name: &str) -> Option<String> {
     response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
         let pair = v.split(';').next()?.trim();
-        (pair.starts_with(&format!("{COOKIE_NAME}=")) && pair.len() > COOKIE_NAME.len() + 1).then(|| pair.to_owned())
+        (pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1).then(|| pair.to_owned())
     })
+}
+
+/// The session cookie a response sets.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    cookie_named(response, COOKIE_NAME)
 }
 
 /// login -> authorize (answered at once by the emulator) -> callback; the signed-in cookie.
@@ -68,7 +75,8 @@ async fn sign_in(client: &reqwest::Client, settings: &Settings) -> anyhow::Resul
     if login.status() != StatusCode::SEE_OTHER {
         bail!("/auth/login answered {}", login.status());
     }
-    let pending = session_cookie(&login).context("/auth/login set no cookie")?;
+    // The sign-in in progress lives in a cookie of its own until the callback.
+    let pending = cookie_named(&login, SIGN_IN_COOKIE).context("/auth/login set no sign-in cookie")?;
     let authorize = client.get(location(&login)?).send().await?;
     if authorize.status() != StatusCode::FOUND {
         bail!("/authorize answered {}", authorize.status());

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod nonce;
 pub mod on_behalf;
 pub mod pages;
+pub mod query;
 pub mod random;
 pub mod rate_limits;
 pub mod render;

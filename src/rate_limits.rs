@@ -3,13 +3,14 @@
 //! instance. Other sites and products of the same account carry on.
 //!
 //! The memory lives in Redis, one small hash per account (field `<product>:<site>`, value the
-//! Unix second the wait ends), expiring with the longest wait in it; this process keeps what it
-//! learnt as a fast path, so a limited account costs no Redis read here. Each page reads the
-//! account's hash once, lazily, on its first call to Atlassian.
+//! Unix second the wait ends), expiring with the longest wait in it. This process keeps what it
+//! learnt itself, and what it read of an account's hash for [`REREAD_SECS`]: a page costs no Redis
+//! command for this (a page's budget is two: its session and its token record), and another
+//! instance's 429 reaches this one within seconds.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::clock::unix_now;
 use crate::metrics::Product;
@@ -20,6 +21,8 @@ use crate::store::{KEY_PREFIX, Kv, StoreError};
 pub const MAX_WAIT_SECS: u64 = 3600;
 /// Waits this process remembers at most (each a few dozen bytes); beyond it Redis alone knows.
 const MAX_LOCAL: usize = 10_000;
+/// An account's hash, once read, is trusted this long before it is read again.
+pub const REREAD_SECS: u64 = 5;
 
 /// What a wait applies to: one account's calls to one product on one site (`""` for identity).
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +43,8 @@ pub struct RateLimits {
     kv: Kv,
     /// (account, field) -> Unix second the wait ends.
     local: Mutex<HashMap<(String, String), i64>>,
+    /// account -> when its hash was read, and what it said.
+    read: Mutex<HashMap<String, (Instant, Waits)>>,
 }
 
 /// One account's waits as read from Redis, for the rest of a request.
@@ -48,7 +53,7 @@ pub struct Waits(HashMap<String, i64>);
 
 impl RateLimits {
     pub fn new(kv: Kv) -> Self {
-        RateLimits { kv, local: Mutex::default() }
+        RateLimits { kv, local: Mutex::default(), read: Mutex::default() }
     }
 
     fn key(account_id: &str) -> String {
@@ -66,8 +71,28 @@ impl RateLimits {
         remaining(until)
     }
 
-    /// The account's waits, from Redis (every instance's).
+    /// The account's waits, every instance's: from Redis, unless read in the last few seconds.
     pub async fn read(&self, account_id: &str) -> Result<Waits, StoreError> {
+        {
+            let read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, waits)) = read.get(account_id)
+                && at.elapsed() < Duration::from_secs(REREAD_SECS)
+            {
+                return Ok(waits.clone());
+            }
+        }
+        let waits = self.read_from_redis(account_id).await?;
+        let mut read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        if read.len() >= MAX_LOCAL {
+            read.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(REREAD_SECS));
+        }
+        if read.len() < MAX_LOCAL {
+            read.insert(account_id.to_owned(), (Instant::now(), waits.clone()));
+        }
+        Ok(waits)
+    }
+
+    async fn read_from_redis(&self, account_id: &str) -> Result<Waits, StoreError> {
         let now = unix_now();
         let waits = self
             .kv

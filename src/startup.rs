@@ -15,17 +15,18 @@ use crate::access_keys::AccessKeys;
 use crate::api::KeySites;
 use crate::atlassian::Atlassian;
 use crate::config::{RedisUrl, Settings};
-use crate::error::{AppError, render_error_pages};
+use crate::error::AppError;
 use crate::head::head_as_get;
 use crate::log_throttle::LogThrottle;
 use crate::metrics::Metrics;
+use crate::pages::error_page::render_error_pages;
 use crate::rate_limits::RateLimits;
 use crate::security_headers::add_security_headers;
 use crate::session::{KvSessionStore, SessionIndex, SessionKeys, Sessions, session_cookie_name};
 use crate::store::{Kv, redis_pool};
 use crate::tokens::{KeyRing, Refresher, TokenStore};
 use crate::urls::Urls;
-use crate::{access_keys, api, auth, health, metrics, pages, server_limits, telemetry};
+use crate::{api, auth, health, metrics, pages, server_limits, telemetry};
 
 /// Where sessions and token records live.
 #[derive(Clone, Debug)]
@@ -152,8 +153,8 @@ impl Application {
                                 .service(pages::account::account)
                                 .service(pages::account::end_session)
                                 .service(pages::account::end_other_sessions)
-                                .service(access_keys::pages::create_key)
-                                .service(access_keys::pages::revoke_key)
+                                .service(pages::access_keys::create_key)
+                                .service(pages::access_keys::revoke_key)
                                 // Every method; answers its own JSON errors, never a redirect.
                                 .service(web::resource("/api/{rest:.*}").to(api::proxy))
                                 .service(auth::login)

@@ -15,8 +15,6 @@
 //! `/account`); `threelo:apikey-used:<id>` → when it was last used; `threelo:apikey-rate:<id>:<n>`
 //! → calls in the current budget window.
 
-pub mod pages;
-
 use std::sync::Arc;
 use std::time::Duration;
 

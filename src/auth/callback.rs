@@ -5,10 +5,10 @@ use actix_session::Session;
 use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
-use super::single_param;
 use crate::atlassian::{ApiError, Atlassian, ExchangeError, Me, Site, TokenSet};
 use crate::error::AppError;
 use crate::metrics::SignInOutcome;
+use crate::query::single_param;
 use crate::session::{MaybeSignedIn, Sessions, User};
 use crate::urls::Urls;
 
@@ -114,7 +114,7 @@ async fn finish_sign_in(
     let token_set = atlassian.oauth().exchange_code(atlassian.http(), &code).await.map_err(exchange_failure)?;
     if let Some(key) = pending.key {
         // A consent for an access key, not a sign-in: the session stays as it is.
-        return crate::access_keys::pages::key_consented(req, previous.0, key, token_set, atlassian).await;
+        return crate::pages::access_keys::key_consented(req, previous.0, key, token_set, atlassian).await;
     }
     let return_to = pending.return_to;
     let (me, sites) = identify(atlassian, &token_set).await?;

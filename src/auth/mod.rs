@@ -9,6 +9,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 
+use crate::query::single_param;
 pub use reconsent::consent;
 pub use return_to::ReturnTo;
 
@@ -17,20 +18,6 @@ use crate::error::AppError;
 use crate::random::random_token;
 use crate::session::{CsrfForm, MaybeSignedIn, Sessions};
 use crate::urls::Urls;
-
-/// The value of query parameter `name`, if it appears exactly once.
-pub fn single_param(query: &str, name: &str) -> Result<Option<String>, AppError> {
-    let mut found = None;
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if key == name {
-            if found.is_some() {
-                return Err(AppError::BadRequest("a parameter appears twice"));
-            }
-            found = Some(value.into_owned());
-        }
-    }
-    Ok(found)
-}
 
 /// `GET /auth/login[?return_to=/path]`: starts a sign-in and sends the browser to Atlassian.
 #[get("/auth/login")]

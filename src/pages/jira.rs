@@ -4,12 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
 use crate::atlassian::{SearchPage, Site};
-use crate::auth::single_param;
 use crate::error::AppError;
 use crate::ids::PageToken;
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html};
+use crate::query::single_param;
 use crate::rate_limits::Target;
 use crate::urls::Urls;
 

@@ -1,7 +1,9 @@
 //! Server-rendered pages. One page struct per template, next to its handler.
 
+pub mod access_keys;
 pub mod account;
 pub mod confluence;
+pub mod error_page;
 mod grant;
 pub mod home;
 pub mod issue;

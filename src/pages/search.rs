@@ -14,7 +14,6 @@ use askama::Template;
 use futures_util::future::join_all;
 
 use crate::atlassian::{PageHit, SEARCH_CONFLUENCE, Site};
-use crate::auth::single_param;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{CloudId, PageId, PageToken};
@@ -22,6 +21,7 @@ use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::grant::{Access, Offer, access};
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html_status};
+use crate::query::single_param;
 use crate::rate_limits::Target;
 use crate::search_text::{MAX_CHARS, SearchText, SearchTextError};
 use crate::urls::Urls;

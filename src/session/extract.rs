@@ -48,7 +48,7 @@ async fn current(req: &HttpRequest) -> Result<Option<SignedIn>, AppError> {
     let signed_in = sessions.current(req, req.get_session()).await?;
     if let Some(signed_in) = &signed_in {
         req.extensions_mut().insert(AccountId(signed_in.account_id().to_owned()));
-        // For an error page, which keeps the signed-in header (see `error::render_error_pages`).
+        // For an error page, which keeps the signed-in header (see `pages::error_page`).
         req.extensions_mut().insert(signed_in.data.clone());
     }
     Ok(signed_in)

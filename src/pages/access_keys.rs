@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{AccessKeys, CreateError, KeyRequest, MAX_KEYS_PER_ACCOUNT};
+use crate::access_keys::{AccessKeys, CreateError, KeyRequest, MAX_KEYS_PER_ACCOUNT};
 use crate::atlassian::{Atlassian, TokenSet};
 use crate::error::AppError;
 use crate::metrics::{KeyEvent, Metrics};
