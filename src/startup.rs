@@ -173,6 +173,13 @@ impl Application {
                 .wrap(from_fn(telemetry::log_requests))
         })
         // What one client may hold of the server: see server_limits.
+        // Streamed answers (the /api proxy) go out as a head and then chunks; with Nagle's
+        // algorithm on, a chunk waits for the client's delayed ACK of the head (~40 ms each).
+        .on_connect(|connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .client_request_timeout(server_limits::HEAD_TIMEOUT)
         .client_disconnect_timeout(server_limits::DISCONNECT_TIMEOUT)
         .keep_alive(server_limits::KEEP_ALIVE)
