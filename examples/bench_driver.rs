@@ -9,6 +9,8 @@
 //! bench_driver hit PATH COOKIE REQUESTS CONCURRENCY  exactly REQUESTS GETs; every one must be 200
 //! bench_driver storm PATH COOKIE REQUESTS             REQUESTS GETs all at once; wall time
 //! bench_driver seed SESSIONS FILE                     stores SESSIONS signed-in sessions; their cookies to FILE
+//! bench_driver sign-in-many SESSIONS FILE             SESSIONS sign-ins through the app; their cookies to FILE
+//! bench_driver first-pages PATH FILE CONCURRENCY      one GET of PATH per cookie in FILE; latency percentiles
 //! ```
 //!
 //! Every loop is bounded by a count and, for `sign-ins`, by time. Results are one line of
@@ -218,6 +220,52 @@ async fn storm(url: String, cookie: String, requests: usize) -> anyhow::Result<(
     Ok(())
 }
 
+/// Signs alice in `sessions` times through the app (8 at a time) and writes the cookies to `file`.
+async fn sign_in_many(settings: &Settings, sessions: usize, file: &str) -> anyhow::Result<()> {
+    let client = http();
+    let mut cookies = futures_util::stream::iter(0..sessions).map(|_| sign_in(&client, settings)).buffer_unordered(8);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
+    while let Some(cookie) = cookies.next().await {
+        writeln!(out, "{}", cookie?)?;
+    }
+    out.flush()?;
+    println!("sessions={sessions}");
+    Ok(())
+}
+
+/// One GET of `url` for each cookie in `file`, `concurrency` at a time: each session's first page.
+async fn first_pages(url: String, file: &str, concurrency: usize) -> anyhow::Result<()> {
+    let client = http();
+    let cookies: Vec<String> = std::fs::read_to_string(file)?.lines().map(str::to_owned).collect();
+    let one = |cookie: String| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let started = Instant::now();
+            let response = client.get(&url).header(COOKIE, cookie).send().await?;
+            let status = response.status();
+            response.bytes().await?;
+            Ok::<(StatusCode, f64), reqwest::Error>((status, started.elapsed().as_secs_f64() * 1000.0))
+        }
+    };
+    let mut pages = futures_util::stream::iter(cookies).map(one).buffer_unordered(concurrency);
+    let (mut latencies, mut not_ok) = (Vec::new(), 0);
+    while let Some(page) = pages.next().await {
+        let (status, millis) = page?;
+        if status != StatusCode::OK {
+            not_ok += 1;
+        }
+        latencies.push(millis);
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "requests={} not_ok={not_ok} p50_ms={:.1} p99_ms={:.1}",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+    Ok(())
+}
+
 /// Stores `sessions` signed-in sessions exactly as a sign-in does (token record sealed by
 /// `TokenStore`, index entry by `SessionIndex`, session state by the app's session store), each
 /// for its own account, all holding alice's live tokens so their pages render. Writes the
@@ -320,8 +368,17 @@ async fn main() -> anyhow::Result<()> {
             let (sessions, file): (usize, String) = (arg(&args, 1, "SESSIONS")?, arg(&args, 2, "FILE")?);
             seed(settings, sessions, &file).await?;
         }
+        Some("sign-in-many") => {
+            let (sessions, file): (usize, String) = (arg(&args, 1, "SESSIONS")?, arg(&args, 2, "FILE")?);
+            sign_in_many(&settings, sessions, &file).await?;
+        }
+        Some("first-pages") => {
+            let (path, file): (String, String) = (arg(&args, 1, "PATH")?, arg(&args, 2, "FILE")?);
+            first_pages(url(&path), &file, arg(&args, 3, "CONCURRENCY")?).await?;
+        }
         _ => bail!(
-            "usage: bench_driver token | sign-in | sign-ins C S | hit PATH COOKIE N C | storm PATH COOKIE N | seed N FILE"
+            "usage: bench_driver token | sign-in | sign-ins C S | hit PATH COOKIE N C | storm PATH COOKIE N | seed N FILE \
+             | sign-in-many N FILE | first-pages PATH FILE C"
         ),
     }
     Ok(())

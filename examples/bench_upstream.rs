@@ -12,6 +12,8 @@
 //! - `GET  /token-requests`            how many `POST /oauth/token` came in, whatever the answer
 //! - `POST /access-token-ttl/{secs}`   lifetime of access tokens issued from now on
 //! - `POST /expire-access-tokens`      every access token issued so far answers 401 from now on
+//! - `POST /round-trip/{ms}/{jitter}`  every request waits ms plus up to jitter milliseconds
+//! - `GET  /api-requests`              how many API requests (not `/oauth/token`) came in
 //!
 //! It stops on SIGINT/SIGTERM, and by itself after `--max-seconds`, so a benchmark that dies
 //! half-way leaves nothing running for long.
@@ -19,7 +21,7 @@
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig};
+use threelo_emulator::{ConsentMode, Emulator, EmulatorConfig, RoundTrip};
 
 struct Args {
     listen: String,
@@ -79,6 +81,16 @@ async fn expire_access_tokens(emulator: web::Data<Emulator>) -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
+async fn round_trip(emulator: web::Data<Emulator>, millis: web::Path<(u64, u64)>) -> HttpResponse {
+    let (base, jitter) = millis.into_inner();
+    emulator.set_round_trip(RoundTrip { base: Duration::from_millis(base), jitter: Duration::from_millis(jitter) });
+    HttpResponse::NoContent().finish()
+}
+
+async fn api_requests(emulator: web::Data<Emulator>) -> HttpResponse {
+    HttpResponse::Ok().body(emulator.api_requests().to_string())
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = parse_args().unwrap_or_else(|problem| {
@@ -100,6 +112,8 @@ async fn main() -> std::io::Result<()> {
             .route("/token-requests", web::get().to(token_requests))
             .route("/access-token-ttl/{secs}", web::post().to(access_token_ttl))
             .route("/expire-access-tokens", web::post().to(expire_access_tokens))
+            .route("/round-trip/{ms}/{jitter}", web::post().to(round_trip))
+            .route("/api-requests", web::get().to(api_requests))
     })
     .workers(1)
     .bind(&args.control)?

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,9 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The most `demo --latency` or `--jitter` accepts: past 10 s every page would time out.
+const MAX_DEMO_DELAY_MS: u64 = 10_000;
+
 /// What the command line asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Subcommand)]
 pub enum Command {
@@ -39,7 +43,15 @@ pub enum Command {
     /// Run the app against a built-in emulator of Atlassian, with demo users and sites.
     ///
     /// Needs nothing else: no Atlassian account, and no Redis unless THREELO_REDIS_URL is set.
-    Demo,
+    Demo {
+        /// Make every call to the emulated Atlassian take this long, as over the internet to
+        /// the real one (a typical value: 150).
+        #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_DEMO_DELAY_MS))]
+        latency: u64,
+        /// Add up to this much more to each call, at random.
+        #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_DEMO_DELAY_MS))]
+        jitter: u64,
+    },
     /// Check the configuration and print the callback URL to register.
     ///
     /// Lists every problem and exits 1, or prints the callback URL to register in Atlassian's
@@ -75,7 +87,11 @@ impl Cli {
                 Ok(())
             }
             Command::CheckConfig => return check_config(file).await,
-            Command::Demo => demo::run(file).await,
+            Command::Demo { latency, jitter } => {
+                let round_trip =
+                    demo::RoundTrip { base: Duration::from_millis(latency), jitter: Duration::from_millis(jitter) };
+                demo::run(file, round_trip).await
+            }
             Command::Serve => serve(file).await,
         };
         match result {
@@ -241,6 +257,9 @@ mod tests {
     fn serve_is_the_default_and_config_comes_from_flag_or_env() {
         assert_eq!(parse(&[]).unwrap().command, None);
         assert_eq!(parse(&["serve"]).unwrap().command, Some(Command::Serve));
+        assert_eq!(parse(&["demo"]).unwrap().command, Some(Command::Demo { latency: 0, jitter: 0 }));
+        let slow = parse(&["demo", "--latency", "150", "--jitter=30"]).unwrap().command;
+        assert_eq!(slow, Some(Command::Demo { latency: 150, jitter: 30 }));
         assert_eq!(parse(&["--config", "a.toml", "demo"]).unwrap().config, Some(PathBuf::from("a.toml")));
         assert_eq!(parse(&["demo", "--config=a.toml"]).unwrap().config, Some(PathBuf::from("a.toml")));
         let env = Cli::from_command_line(["threelo"], Some("b.toml".into())).unwrap();
@@ -257,6 +276,9 @@ mod tests {
         assert_eq!(unknown.exit_code(), 2);
         assert!(parse(&["serve", "demo"]).is_err());
         assert!(parse(&["--config"]).is_err());
+        assert!(parse(&["demo", "--latency", "fast"]).is_err());
+        assert!(parse(&["demo", "--latency", "10001"]).is_err(), "a delay past every timeout");
+        assert!(parse(&["serve", "--latency", "150"]).is_err(), "only the demo has an emulator to slow");
         let help = parse(&["demo", "--help"]).unwrap_err();
         assert_eq!((help.kind(), help.exit_code()), (ErrorKind::DisplayHelp, 0));
         assert_eq!(parse(&["--version"]).unwrap_err().kind(), ErrorKind::DisplayVersion);

@@ -19,6 +19,17 @@ use secrecy::ExposeSecret;
 #[cfg(feature = "demo")]
 use threelo_emulator::{Emulator, EmulatorConfig};
 
+/// How long each call to the emulated Atlassian takes: `base` plus a random share of `jitter`
+/// (`threelo demo --latency MS --jitter MS`). Defined in every build, so the command line is
+/// the same with or without the emulator.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RoundTrip {
+    /// The least a call takes.
+    pub base: std::time::Duration,
+    /// The most a call takes beyond `base`.
+    pub jitter: std::time::Duration,
+}
+
 /// `threelo demo` in a build without the `demo` feature.
 #[derive(Debug, thiserror::Error)]
 #[error("this build of threelo has no demo: it was built without the `demo` feature")]
@@ -26,13 +37,13 @@ pub struct NotBuilt;
 
 /// A build without the `demo` feature has no emulator to run the app against.
 #[cfg(not(feature = "demo"))]
-pub async fn run(_file: Option<&Path>) -> anyhow::Result<()> {
+pub async fn run(_file: Option<&Path>, _round_trip: RoundTrip) -> anyhow::Result<()> {
     Err(NotBuilt.into())
 }
 
 /// Starts the emulator and the app on loopback and prints how to use them.
 #[cfg(feature = "demo")]
-pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
+pub async fn run(file: Option<&Path>, round_trip: RoundTrip) -> anyhow::Result<()> {
     let mut settings = Settings::load(Mode::Demo, file)?;
     telemetry::init(settings.log_format);
     // The demo shows everything: its users can comment, move issues and search Confluence.
@@ -42,7 +53,8 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
         }
     }
     let callback = settings.public_url.callback_url();
-    let config = EmulatorConfig::new(settings.client_id.clone(), settings.client_secret.expose_secret(), callback);
+    let mut config = EmulatorConfig::new(settings.client_id.clone(), settings.client_secret.expose_secret(), callback);
+    config.round_trip = threelo_emulator::RoundTrip { base: round_trip.base, jitter: round_trip.jitter };
     let emulator = Emulator::start(config, "127.0.0.1:0").await?;
     let base: url::Url = emulator.base_url().parse()?;
     settings.auth_url = base.clone();
@@ -64,7 +76,14 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
     let mut banner = String::new();
     banner.push_str("\n  threelo demo is running.\n\n");
     banner.push_str(&format!("  Open {public}/ in your browser and click \"Sign in with Atlassian\".\n"));
-    banner.push_str(&format!("  Atlassian is emulated at {} (no account needed).\n", emulator.base_url()));
+    banner.push_str(&format!("  Atlassian is emulated at {} (no account needed)", emulator.base_url()));
+    if round_trip.base.is_zero() && round_trip.jitter.is_zero() {
+        banner.push_str(".\n");
+    } else {
+        let (base, most) = (round_trip.base.as_millis(), (round_trip.base + round_trip.jitter).as_millis());
+        let range = if base == most { format!("{base} ms") } else { format!("{base} to {most} ms") };
+        banner.push_str(&format!(", each call taking {range}.\n"));
+    }
     banner.push_str(&format!("  Storage: {storage_note}.\n\n"));
     banner.push_str("  Demo users (pick one on the consent page):\n");
     for user in Emulator::users() {

@@ -240,7 +240,7 @@ async fn a_key_past_its_budget_gets_429_with_retry_after_and_no_upstream_call() 
     let app = TestApp::spawn().await;
     app.sign_in().await;
     let key = make_key(&app, "runaway", "read").await;
-    let budget = threelo::access_keys::BUDGET_CALLS as usize;
+    let budget = threelo::access_keys::BUDGET.calls as usize;
     let mut refused_at = None;
     let me_before = app.emulator.count("/me");
     for n in 0..(2 * budget + 2) {

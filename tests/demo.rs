@@ -25,12 +25,18 @@ impl Drop for Demo {
 
 /// Starts `threelo demo` on `port` and returns it with its banner (read up to "Ctrl-C").
 fn start_demo(port: u16) -> (Demo, String) {
+    start_demo_with(port, &[])
+}
+
+/// `threelo demo ARGS…` on `port`, with its banner.
+fn start_demo_with(port: u16, args: &[&str]) -> (Demo, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_threelo"));
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("THREELO_")) {
         command.env_remove(name);
     }
     let mut child = command
         .arg("demo")
+        .args(args)
         .env("THREELO_LISTEN", format!("127.0.0.1:{port}"))
         .env("THREELO_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .stdout(Stdio::piped())
@@ -118,4 +124,21 @@ async fn the_demo_signs_a_user_in_through_the_consent_page_and_greets_them() {
     assert!(dashboard.contains(&format!("Signed in as {BOB_NAME}")), "{dashboard}");
     assert!(dashboard.contains(ACME_SITE), "bob's site is listed");
     assert!(!dashboard.contains(BETA_SITE), "bob has no access to beta");
+}
+
+#[tokio::test]
+async fn the_demo_can_make_every_call_to_the_emulated_atlassian_slow() {
+    let port = free_port();
+    let (_demo, banner) = start_demo_with(port, &["--latency", "400", "--jitter", "100"]);
+    assert!(banner.contains("each call taking 400 to 500 ms"), "{banner}");
+    let emulator = banner
+        .split_whitespace()
+        .find(|word| word.starts_with("http://") && !word.contains(&format!(":{port}")))
+        .expect("the emulator's URL in the banner")
+        .trim_end_matches([',', '.']);
+    let client = browser();
+    let started = Instant::now();
+    let answer = client.get(format!("{emulator}/me")).send().await.expect("the emulator answers");
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "no token, as Atlassian answers");
+    assert!(started.elapsed() >= Duration::from_millis(400), "the call waited the latency: {:?}", started.elapsed());
 }

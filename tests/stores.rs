@@ -71,6 +71,40 @@ async fn sessions_are_saved_loaded_updated_and_deleted_alike() {
 }
 
 #[tokio::test]
+async fn a_signed_in_session_is_read_with_its_token_record_which_is_never_written_back() {
+    let ttl = CookieDuration::seconds(60);
+    for (name, kv, store, _redis) in backends().await {
+        let record = uuid::Uuid::new_v4();
+        let data = threelo::session::SessionData {
+            user: threelo::session::User {
+                account_id: "acc".to_owned(),
+                name: "A".to_owned(),
+                email: None,
+                avatar_url: None,
+            },
+            token_record: record,
+            sites: Vec::new(),
+            sites_checked_at: 0,
+            csrf: "c".repeat(43),
+            created_at: 1,
+            last_seen: 1,
+        };
+        let signed_in = threelo::session::signed_in_state(&data).unwrap();
+        let key = store.save(signed_in.clone(), &ttl).await.unwrap();
+        assert!(key.as_ref().starts_with(&format!("{}.", record.simple())), "{name}: the key names the record");
+        // No record stored yet: the state alone.
+        assert_eq!(store.load(&key).await.unwrap(), Some(signed_in.clone()), "{name}");
+        kv.set_ex(&TokenStore::key(record), "7:sealed", Duration::from_secs(60)).await.unwrap();
+        let loaded = store.load(&key).await.unwrap().unwrap();
+        let prefetched = loaded.get("prefetched_token_record").expect("the record came along");
+        assert!(prefetched.contains("7:sealed") && prefetched.contains(&record.to_string()), "{name}: {prefetched}");
+        let same = store.update(key, loaded, &ttl).await.unwrap();
+        let raw = kv.get(&format!("threelo:session:{}", same.as_ref())).await.unwrap().unwrap();
+        assert!(!raw.contains("prefetched") && !raw.contains("sealed"), "{name}: never stored: {raw}");
+    }
+}
+
+#[tokio::test]
 async fn unreadable_session_state_reads_as_no_session() {
     for (name, kv, store, _redis) in backends().await {
         let key = store.save(state(&[("a", "\"1\"")]), &CookieDuration::seconds(60)).await.unwrap();

@@ -180,6 +180,67 @@ async fn a_comment_sent_twice_with_the_same_nonce_is_posted_once() {
 }
 
 #[tokio::test]
+async fn a_form_older_than_its_life_is_shown_again_and_sends_nothing() {
+    let app = signed_in_with_all_scopes().await;
+    let path = issue_path(SHOWCASE_ISSUE);
+    let page = app.page(&path).await;
+    let action = format!("{path}/comments");
+    let csrf = form_field(&page, &action, "csrf");
+    let made = threelo::clock::unix_now() - threelo::nonce::FORM_LIFE.as_secs() as i64 - 60;
+    let old = format!("{made}_AAAAAAAAAAAAAAAAAAAAAA");
+    let response =
+        app.post_form(&action, &[("csrf", csrf.as_str()), ("nonce", &old), ("body", "Left open overnight")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let shown = response.text().await.unwrap();
+    assert!(shown.contains("its form has expired"), "{shown}");
+    assert!(shown.contains(">Left open overnight</textarea>"), "the text is kept: {shown}");
+    let fresh = form_field(&shown, &action, "nonce");
+    assert_ne!(fresh, old, "the page comes with a fresh form");
+    assert!(writes(&app, "POST", "/comment").is_empty(), "nothing reached Jira");
+    assert_eq!(app.stored_count("threelo:nonce:"), 0, "no nonce stored for it");
+    let again =
+        app.post_form(&action, &[("csrf", csrf.as_str()), ("nonce", &fresh), ("body", "Left open overnight")]).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER, "the fresh form goes through");
+    // A nonce "made" in the future is no nonce.
+    let ahead = format!("{}_AAAAAAAAAAAAAAAAAAAAAA", made + 86_400);
+    let response = app.post_form(&action, &[("csrf", csrf.as_str()), ("nonce", &ahead), ("body", "x")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn scripted_writes_stop_at_the_accounts_budget_and_store_at_most_that_many_nonces() {
+    let app = signed_in_with_all_scopes().await;
+    let path = issue_path(SHOWCASE_ISSUE);
+    let page = app.page(&path).await;
+    let action = format!("{path}/comments");
+    let csrf = form_field(&page, &action, "csrf");
+    let budget = threelo::nonce::WRITES.calls as usize;
+    let now = threelo::clock::unix_now();
+    let mut allowed = 0;
+    let mut refused = None;
+    // A window may turn during the run (then up to twice the budget goes through), never more.
+    for i in 0..2 * budget + 1 {
+        // Fresh nonces a script could make up: each one would claim a key of its own.
+        let nonce = format!("{now}_script{i:016}");
+        let body = format!("scripted {i}");
+        let response = app.post_form(&action, &[("csrf", csrf.as_str()), ("nonce", &nonce), ("body", &body)]).await;
+        match response.status() {
+            StatusCode::SEE_OTHER => allowed += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused = Some(response.text().await.unwrap());
+                break;
+            }
+            other => panic!("write {i} answered {other}"),
+        }
+    }
+    let shown = refused.expect("the budget ran out");
+    assert!(shown.contains("the most threelo sends for one account") && shown.contains(">scripted "), "{shown}");
+    assert!((budget..=2 * budget).contains(&allowed), "{allowed} writes went through");
+    assert_eq!(app.stored_count("threelo:nonce:"), allowed, "a nonce key only for a write that was made");
+    assert_eq!(writes(&app, "POST", "/comment").len(), allowed, "each allowed one wrote once");
+}
+
+#[tokio::test]
 async fn a_transition_moves_the_issue_and_answers_303_back() {
     let app = signed_in_with_all_scopes().await;
     let path = issue_path(SHOWCASE_ISSUE);

@@ -30,6 +30,20 @@ pub struct EmulatorConfig {
     /// `accessible-resources` lists a site that runs both products twice, once with its Jira
     /// scopes and once with its Confluence scopes, as Atlassian sometimes does. Off by default.
     pub resources_per_product: bool,
+    /// Added to every request, API and authorization server alike, fast mode included, as the
+    /// network to Atlassian adds it; changeable while serving with
+    /// [`Emulator::set_round_trip`](super::Emulator::set_round_trip). None by default.
+    pub round_trip: RoundTrip,
+}
+
+/// A round-trip time: every request waits `base` plus a uniformly random share of `jitter`
+/// (so `base` to `base + jitter`) before it is served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundTrip {
+    /// The least any request waits.
+    pub base: Duration,
+    /// The most a request waits beyond `base`.
+    pub jitter: Duration,
 }
 
 impl EmulatorConfig {
@@ -49,6 +63,7 @@ impl EmulatorConfig {
             consent: ConsentMode::Manual,
             fast: false,
             resources_per_product: false,
+            round_trip: RoundTrip::default(),
         }
     }
 }
@@ -66,6 +81,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("consent", &self.consent)
             .field("fast", &self.fast)
             .field("resources_per_product", &self.resources_per_product)
+            .field("round_trip", &self.round_trip)
             .finish()
     }
 }

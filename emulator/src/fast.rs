@@ -20,6 +20,7 @@ use actix_web::{HttpResponse, web};
 
 use super::api::authenticate;
 use super::observe::observe;
+use super::round_trip::is_auth_server;
 use super::state::State;
 
 /// At most this many distinct answers are kept; later ones are computed each time.
@@ -52,11 +53,6 @@ impl Answers {
             map.insert(key, Answer { headers, body });
         }
     }
-}
-
-/// Whether a request is for the authorization server (never served from memory).
-fn is_auth_server(path: &str) -> bool {
-    path == "/authorize" || path.starts_with("/authorize/") || path == "/oauth/token"
 }
 
 /// The emulator's middleware: `observe` for everything, except API GETs in fast mode (when

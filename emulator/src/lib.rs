@@ -17,7 +17,7 @@
 //! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
 //! `jira_json` + `jql`, `jira_write` (comments, transitions, assignee: state per issue),
 //! `jira_extra` (a large streamed attachment), `confluence`, `cql` (v1 search), `observe` (latency,
-//! faults, request log), `fast` (benchmark mode: API answers kept in memory), `http` (parameters,
+//! faults, request log), `round_trip` (the network's delay, requests counted), `fast` (benchmark mode: API answers kept in memory), `http` (parameters,
 //! error bodies, cursors), `scopes` (known scopes and their words).
 
 mod api;
@@ -34,6 +34,7 @@ mod jira_json;
 mod jira_write;
 mod jql;
 mod observe;
+mod round_trip;
 mod scopes;
 pub mod seed;
 mod seed_adf;
@@ -49,7 +50,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 
-pub use config::{ConsentMode, EmulatorConfig, Fault, LoggedRequest};
+pub use config::{ConsentMode, EmulatorConfig, Fault, LoggedRequest, RoundTrip};
 pub use seed::{SeedSite, SeedUser};
 use state::{State, lock};
 
@@ -62,6 +63,7 @@ pub struct Emulator {
 
 struct Inner {
     state: Arc<Mutex<State>>,
+    gateway: web::Data<round_trip::Gateway>,
     port: u16,
     base_url: String,
     server: ServerHandle,
@@ -87,15 +89,18 @@ impl Emulator {
         let base_url = format!("http://{addr}");
         // Registered only in fast mode: its presence is what switches the middleware over.
         let answers = config.fast.then(|| web::Data::new(fast::Answers::default()));
+        let gateway = web::Data::new(round_trip::Gateway::new(config.round_trip));
+        let gateway_of_workers = gateway.clone();
         let state = Arc::new(Mutex::new(State::new(config, base_url.clone())));
         let data = web::Data::from(Arc::clone(&state));
         let server = HttpServer::new(move || {
-            let app = App::new().app_data(data.clone());
+            let app = App::new().app_data(data.clone()).app_data(gateway_of_workers.clone());
             let app = match &answers {
                 Some(answers) => app.app_data(answers.clone()),
                 None => app,
             };
-            app.wrap(from_fn(fast::observe_or_serve_fast)).configure(routes)
+            // The last `wrap` runs first: the round trip comes before everything else.
+            app.wrap(from_fn(fast::observe_or_serve_fast)).wrap(from_fn(round_trip::round_trip)).configure(routes)
         })
         .workers(2)
         // The host app owns Ctrl-C; the emulator must not react to it on its own.
@@ -105,7 +110,7 @@ impl Emulator {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Ok(Emulator { inner: Arc::new(Inner { state, port: addr.port(), base_url, server: handle }) })
+        Ok(Emulator { inner: Arc::new(Inner { state, gateway, port: addr.port(), base_url, server: handle }) })
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash; both the auth and the API base URL.
@@ -201,6 +206,17 @@ impl Emulator {
     /// Delay before answering requests under `path_prefix`; `Duration::ZERO` removes it.
     pub fn set_latency(&self, path_prefix: &str, delay: Duration) {
         self.with(|s| s.set_latency(path_prefix, delay));
+    }
+
+    /// The round trip every request waits from now on (see [`RoundTrip`]).
+    pub fn set_round_trip(&self, round_trip: RoundTrip) {
+        self.inner.gateway.set(round_trip);
+    }
+
+    /// How many API requests (everything but `/authorize` and `/oauth/token`) came in so far,
+    /// fast mode included, whatever their answer.
+    pub fn api_requests(&self) -> u64 {
+        self.inner.gateway.api_requests()
     }
 
     /// Every request served so far, in order.

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::atlassian::{Atlassian, TokenSet};
 use crate::clock::unix_now;
-use crate::store::{Change, KEY_PREFIX, Kv, StoreError};
+use crate::store::{Budget, KEY_PREFIX, Kv, StoreError};
 use crate::tokens::{KeyRing, Refresher, TokenError, TokenRecord, TokenStore};
 
 /// Every key starts with this, so secret scanners can match it.
@@ -41,10 +41,8 @@ pub const MAX_KEYS_PER_ACCOUNT: usize = 20;
 pub const MAX_DAYS: u32 = 90;
 /// The longest key name.
 pub const MAX_NAME: usize = 64;
-/// Calls one key may make per [`BUDGET_WINDOW_SECS`], across every instance.
-pub const BUDGET_CALLS: u64 = 120;
-/// The budget's window.
-pub const BUDGET_WINDOW_SECS: i64 = 60;
+/// Calls one key may make a minute, across every instance.
+pub const BUDGET: Budget = Budget { name: "apikey-rate", calls: 120, secs: 60 };
 
 /// What a key may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,52 +317,10 @@ impl AccessKeys {
         self.kv.hdel(&Self::index_key(&entry.account_id), &entry.id.to_string()).await
     }
 
-    /// Spends one call of key `id`'s budget: `None` when allowed, else the seconds until the
-    /// window turns. A fixed window counted with INCR + EXPIRE, shared by every instance.
+    /// Spends one call of key `id`'s budget ([`BUDGET`]): `None` when allowed, else the seconds
+    /// until the window turns.
     pub async fn spend(&self, id: Uuid) -> Result<Option<u64>, StoreError> {
-        let now = unix_now();
-        let window = now.div_euclid(BUDGET_WINDOW_SECS);
-        let key = format!("{KEY_PREFIX}apikey-rate:{id}:{window}");
-        let ttl = BUDGET_WINDOW_SECS as u64 + 1;
-        let calls: u64 = match &self.kv {
-            Kv::Redis(pool) => {
-                // May run twice on a dead connection (see `Kv::redis_call`): a call counted twice
-                // at worst, never one let through uncounted.
-                Kv::redis_call(pool, |mut c| {
-                    let key = key.clone();
-                    async move {
-                        let (calls,): (u64,) = redis::pipe()
-                            .atomic()
-                            .incr(&key, 1)
-                            .expire(&key, ttl as i64)
-                            .ignore()
-                            .query_async(&mut c)
-                            .await?;
-                        Ok(calls)
-                    }
-                })
-                .await?
-            }
-            Kv::Memory(map) => {
-                let life = Duration::from_secs(ttl);
-                if map.set_nx(&key, "1", life) {
-                    1
-                } else {
-                    let mut calls = 0;
-                    map.change_text(&key, |text| {
-                        calls = text.parse::<u64>().unwrap_or(0) + 1;
-                        Change::Set(calls.to_string(), life)
-                    });
-                    calls
-                }
-            }
-        };
-        if calls > BUDGET_CALLS {
-            let wait = (window + 1) * BUDGET_WINDOW_SECS - now;
-            Ok(Some(wait.max(1) as u64))
-        } else {
-            Ok(None)
-        }
+        BUDGET.spend(&self.kv, &id.to_string(), unix_now()).await
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! Each one, in this order: the CSRF checks (`CsrfForm`); the site and key; the form's own checks
 //! (nothing typed: no call); the grant must hold `write:jira-work` (else the page offers to allow
-//! it, no call); the nonce is claimed (`nonce.rs`: a nonce seen before answers the same 303 with no
-//! call at all); then exactly one write to Jira, never repeated. Success is a 303 back to the
+//! it, no call); the account's budget of writes (`nonce::WRITES`); the nonce is claimed
+//! (`nonce.rs`: a nonce seen before answers the same 303 with no call at all, a form past its
+//! life is shown again); then exactly one write to Jira, never repeated. Success is a 303 back to the
 //! issue. A refusal re-renders the issue page with what happened, what to do, and the comment as
 //! typed, under a 4xx/5xx status and without a redirect (a redirect would lose the text).
 
@@ -15,10 +16,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::atlassian::{Site, WRITE_JIRA, WriteRefusal, WriteResult};
+use crate::clock::unix_now;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{CloudId, IssueKey};
-use crate::nonce::Nonces;
+use crate::nonce::{Claim, FORM_LIFE, Nonces, WRITES};
 use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::grant::{Access, access};
 use crate::pages::issue::{Failure, is_transition_id, render};
@@ -170,11 +172,41 @@ where
         return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
     }
     let nonce = nonce.ok_or(AppError::BadRequest("the form has no nonce"))?;
-    let nonces = Nonces::new(kv, settings.session.lifetime);
+    let nonces = Nonces::new(kv);
     let account_id = t.user.session_data().user.account_id;
-    if !nonces.claim(&account_id, &nonce).await? {
-        tracing::info!(account = %account_id, "a form was sent again; answered without a second write");
-        return Ok(urls.see_other(&back));
+    let now = unix_now();
+    // Before the claim, so a script of POSTs cannot store more than the budget's nonce keys.
+    if let Some(wait) = WRITES.spend(kv, &account_id, now).await? {
+        let failure = Failure {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            what: format!(
+                "{what}: you have sent {} changes in the last minute, the most threelo sends for one account.",
+                WRITES.calls
+            ),
+            then: format!("Nothing was changed. Wait {wait} seconds, then send it again."),
+            draft,
+        };
+        return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+    }
+    match nonces.claim(&account_id, &nonce, now).await? {
+        Claim::First => {}
+        Claim::Again => {
+            tracing::info!(account = %account_id, "a form was sent again; answered without a second write");
+            return Ok(urls.see_other(&back));
+        }
+        Claim::Aged => {
+            let failure = Failure {
+                status: StatusCode::CONFLICT,
+                what: format!(
+                    "{what}: the page was open for more than {} hours, so its form has expired.",
+                    FORM_LIFE.as_secs() / 3600
+                ),
+                then: "Nothing was changed. Check the issue below (it may have changed meanwhile) and send it again."
+                    .to_owned(),
+                draft,
+            };
+            return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+        }
     }
     let jira = Budget { product: Product::Jira, site: t.cloud_id.as_str() };
     let outcome = match t.user.call(jira, write).await {

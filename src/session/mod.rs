@@ -82,7 +82,12 @@ impl Sessions {
             }
             Liveness::Live { data, touched } => (data, touched),
         };
-        match self.tokens.load(data.token_record, &data.user.account_id).await {
+        let (id, account_id) = (data.token_record, data.user.account_id.as_str());
+        let record = match state.prefetched_token(id) {
+            Some(sealed) => self.tokens.open(id, account_id, &sealed),
+            None => self.tokens.load(id, account_id).await,
+        };
+        match record {
             Ok(record) => {
                 if touched {
                     // The session's TTL moves with this write; its tokens and index entry follow.

@@ -13,6 +13,16 @@ use crate::error::AppError;
 use crate::random::random_token;
 
 pub(super) const SIGNED_IN: &str = "signed_in";
+/// The sealed token record the session store read together with the session (see
+/// `store.rs`): handed on in the state for this request only, removed before any write.
+pub(super) const PREFETCHED_TOKEN: &str = "prefetched_token_record";
+
+/// A token record as stored, read along with the session whose key names it.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Prefetched {
+    pub record: Uuid,
+    pub sealed: String,
+}
 /// `last_seen` is written at most this often, so reading pages does not write the session.
 const LAST_SEEN_GRANULARITY: i64 = 60;
 
@@ -92,6 +102,12 @@ impl SessionState<'_> {
             self.0.insert(SIGNED_IN, &signed_in)?;
         }
         Ok(Liveness::Live { data: signed_in, touched })
+    }
+
+    /// Token record `record` as stored, if the store read it along with the session.
+    pub fn prefetched_token(&self, record: Uuid) -> Option<String> {
+        let prefetched = self.0.get::<Prefetched>(PREFETCHED_TOKEN).ok().flatten()?;
+        (prefetched.record == record).then_some(prefetched.sealed)
     }
 
     /// Signs the user in: a new session key (no fixation).

@@ -1,10 +1,13 @@
 //! actix-session's storage, over threelo's own key-value store (`store::Kv`: Redis, or memory for
 //! the demo), so sessions share its connections, deadlines and error handling.
 //!
-//! A signed-in session's key is derived from its token record's id with a keyed hash
-//! ([`SessionKeys`]), so ending a session anywhere (another browser's "sign out everywhere", the
-//! cap on sessions per account) deletes its stored state too, without an index of session keys.
-//! The key stays unguessable without the session secret, and the cookie carries it encrypted.
+//! A signed-in session's key is its token record's id and a keyed hash of it
+//! ([`SessionKeys`]: `{id}.{tag}`), so ending a session anywhere (another browser's "sign out
+//! everywhere", the cap on sessions per account) deletes its stored state too, without an index
+//! of session keys. The key stays unguessable without the session secret, and the cookie carries
+//! it encrypted. Because the key names the record, loading a session reads its sealed token
+//! record in the same round trip ([`Kv::get_both`]) and hands it on in the state
+//! ([`PREFETCHED_TOKEN`], never stored), so a page costs one round trip to Redis, not two.
 //!
 //! Stored as actix-session's own Redis store stores them: the state as JSON under
 //! `threelo:session:<key>`. Ours rather than actix's `RedisSessionStore` because that one takes a
@@ -23,8 +26,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::sign_ins::PENDING_TTL;
-use super::state::{SIGNED_IN, SessionData, state_is_signed_in};
+use super::state::{PREFETCHED_TOKEN, Prefetched, SIGNED_IN, SessionData, state_is_signed_in};
 use crate::store::{KEY_PREFIX, Kv, REDIS_DEADLINE, StoreError};
+use crate::tokens::TokenStore;
 
 type State = HashMap<String, String>;
 
@@ -69,13 +73,21 @@ impl SessionKeys {
         SessionKeys(derived.finalize().into())
     }
 
-    /// The session key of the session whose token record is `record`.
+    /// The session key of the session whose token record is `record`: `{record}.{tag}`.
     pub fn for_record(&self, record: Uuid) -> String {
         // HMAC accepts a key of any length: `new_from_slice` cannot fail here.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else { return String::new() };
         mac.update(record.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        format!("{}.{}", record.simple(), URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
+}
+
+/// The token record a signed-in session's key names (`None` for a random key). Not checked
+/// against the tag: the cookie that carried the key is authenticated, and the record read is
+/// used only if the session's own state names the same record.
+fn record_of(session_key: &str) -> Option<Uuid> {
+    let (record, _tag) = session_key.split_once('.')?;
+    Uuid::try_parse(record).ok()
 }
 
 /// The storage key of a session.
@@ -98,12 +110,23 @@ async fn within<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<
 
 impl SessionStore for KvSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let stored = within(self.kv.get(&session_key_name(session_key.as_ref())))
-            .await
-            .map_err(|err| LoadError::Other(err.into()))?;
+        let name = session_key_name(session_key.as_ref());
+        let (stored, token) = match record_of(session_key.as_ref()) {
+            Some(record) => within(self.kv.get_both(&name, &TokenStore::key(record))).await,
+            None => within(self.kv.get(&name)).await.map(|stored| (stored, None)),
+        }
+        .map_err(|err| LoadError::Other(err.into()))?;
         let Some(json) = stored else { return Ok(None) };
-        match serde_json::from_str(&json) {
-            Ok(state) => Ok(Some(state)),
+        match serde_json::from_str::<State>(&json) {
+            Ok(mut state) => {
+                if let (Some(record), Some(sealed)) = (record_of(session_key.as_ref()), token) {
+                    // JSON, as actix-session keeps every value.
+                    let value = serde_json::to_string(&Prefetched { record, sealed })
+                        .map_err(|err| LoadError::Deserialization(err.into()))?;
+                    state.insert(PREFETCHED_TOKEN.to_owned(), value);
+                }
+                Ok(Some(state))
+            }
             // Unreadable state (written by something else, or corrupted) is a signed-out visitor.
             Err(err) => {
                 tracing::warn!(error = %err, "unreadable session state; treating the visitor as signed out");
@@ -112,7 +135,8 @@ impl SessionStore for KvSessionStore {
         }
     }
 
-    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(&self, mut state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        state.remove(PREFETCHED_TOKEN);
         let json = serde_json::to_string(&state).map_err(|err| SaveError::Serialization(err.into()))?;
         // A fresh key (random, or of a new token record): nothing can be there, so no NX.
         let key = self.key_for(&state);
@@ -122,7 +146,13 @@ impl SessionStore for KvSessionStore {
         Ok(key)
     }
 
-    async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        mut state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        state.remove(PREFETCHED_TOKEN);
         let json = serde_json::to_string(&state).map_err(|err| UpdateError::Serialization(err.into()))?;
         let name = session_key_name(session_key.as_ref());
         let replaced = within(self.kv.set_ex_if_exists(&name, &json, ttl_for(&state, ttl)))

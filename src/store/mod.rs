@@ -9,6 +9,7 @@ mod conditional;
 mod connection;
 mod memory;
 mod sentinel;
+mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use circuit::{OPEN_FOR, REPORT_EVERY};
 pub use connection::{Conn, RedisPool, check, redis_pool};
 pub use memory::{Change, MemoryKv};
 pub use sentinel::SentinelError;
+pub use window::Budget;
 
 /// How long one Redis command (including getting a connection) may take.
 pub const REDIS_DEADLINE: Duration = Duration::from_secs(2);
@@ -90,6 +92,14 @@ impl Kv {
             Kv::Redis(pool) => Self::redis_call(pool, |mut c| async move { c.get(key).await }).await,
             Kv::Memory(map) => Ok(map.get(key)),
         }
+    }
+
+    /// The values at `first` and `second`, asked for together: one round trip to one server (the
+    /// multiplexed connection writes both at once), and to two nodes of a Cluster at the same time
+    /// (a pipeline could not span their slots).
+    pub async fn get_both(&self, first: &str, second: &str) -> Result<(Option<String>, Option<String>), StoreError> {
+        let (first, second) = tokio::join!(self.get(first), self.get(second));
+        Ok((first?, second?))
     }
 
     /// Sets `key` to `value`, expiring after `ttl`.

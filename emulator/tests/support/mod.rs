@@ -25,9 +25,12 @@ pub struct Test {
 pub async fn spawn() -> Test {
     let config = EmulatorConfig::new(CLIENT_ID, SECRET, CALLBACK);
     let emu = Emulator::start(config, "127.0.0.1:0").await.expect("emulator starts");
-    // Like a browser that does not follow redirects, so tests can read `Location`.
-    let http = Client::builder().redirect(Policy::none()).build().expect("client");
-    Test { emu, http }
+    Test { emu, http: client() }
+}
+
+/// Like a browser that does not follow redirects, so tests can read `Location`.
+pub fn client() -> Client {
+    Client::builder().redirect(Policy::none()).build().expect("client")
 }
 
 pub fn authorize_url(t: &Test, overrides: &[(&str, &str)]) -> String {
