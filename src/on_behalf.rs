@@ -219,6 +219,12 @@ impl OnBehalf {
     }
 }
 
+/// An answer decoded after [`OnBehalf::call`] returned it (to borrow from it): a body that does
+/// not decode counts as Atlassian failing, as it does inside `call`.
+pub fn decoded<T>(result: Result<T, ApiError>) -> Result<T, AppError> {
+    result.map_err(|err| AppError::UpstreamFailed(err.into()))
+}
+
 impl OnBehalf {
     /// Ready to call Atlassian for `signed_in`, with the app's client and refresher.
     pub fn new(signed_in: SignedIn, req: &HttpRequest) -> Result<OnBehalf, AppError> {

@@ -48,6 +48,17 @@ impl Atlassian {
         serde_json::from_str(text).map_err(|err| ApiError::Decode(err.to_string()))
     }
 
+    /// GETs `url` as [`Atlassian::get_json`] does, and leaves the decoding to the caller (who
+    /// may borrow from the body).
+    pub(super) async fn get_bytes(
+        &self,
+        url: Url,
+        token: &SecretString,
+        scope: &'static str,
+    ) -> Result<Bytes, ApiError> {
+        self.shared_get(url, token, scope).await
+    }
+
     async fn shared_get(&self, url: Url, token: &SecretString, scope: &'static str) -> Result<Bytes, ApiError> {
         let key = (url.as_str().to_owned(), Sha256::digest(token.expose_secret().as_bytes()).into());
         let shared = {

@@ -16,7 +16,7 @@ use secrecy::SecretString;
 use url::Url;
 
 pub use confluence::{PageBody, Space, SpacePage};
-pub use jira::{IssueDetail, IssueFields, IssueSummary, SearchPage};
+pub use jira::{IssueDetail, IssueFields, IssueSummary, ListFields, SearchAnswer, SearchPage};
 pub use oauth::{ExchangeError, OAuth, RefreshFailure, TokenSet};
 pub use types::{Me, Site, merge_sites};
 pub use work::{

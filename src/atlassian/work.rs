@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::jira::{LIST_FIELDS, Person, SearchPage};
+use super::jira::{LIST_FIELDS, Person, SearchAnswer};
 use super::{ApiError, Atlassian};
 use crate::metrics::Product;
 
@@ -155,14 +155,14 @@ impl Atlassian {
         jql: &str,
         page_token: Option<&str>,
         max_results: u32,
-    ) -> Result<SearchPage, ApiError> {
+    ) -> Result<SearchAnswer, ApiError> {
         let max = max_results.to_string();
         let mut query = vec![("jql", jql), ("fields", LIST_FIELDS), ("maxResults", max.as_str())];
         if let Some(page) = page_token {
             query.push(("nextPageToken", page));
         }
         let url = self.api(&["ex", "jira", cloud_id, "rest", "api", "3", "search", "jql"], &query);
-        self.get_json(url, token, "read:jira-work").await
+        Ok(SearchAnswer::new(self.get_bytes(url, token, "read:jira-work").await?))
     }
 
     /// One page of a CQL search (Confluence v1), continuing at `cursor` when given.

@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 
 use crate::atlassian::Site;
 use crate::error::AppError;
-use crate::on_behalf::{OnBehalf, Product};
+use crate::on_behalf::{OnBehalf, Product, decoded};
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html};
 use crate::rate_limits::Target;
@@ -24,9 +24,9 @@ struct Landing<'a> {
 }
 
 /// One site's part of the dashboard.
-struct SiteIssues {
+struct SiteIssues<'a> {
     site: Site,
-    issues: Vec<IssueRow>,
+    issues: Vec<IssueRow<'a>>,
     /// Shown instead of the issues when the site failed.
     notice: Option<String>,
     more: bool,
@@ -39,7 +39,7 @@ struct Dashboard<'a> {
     chrome: Chrome,
     /// Sites the grant covers, with or without Jira.
     site_count: usize,
-    jira_sites: Vec<SiteIssues>,
+    jira_sites: Vec<SiteIssues<'a>>,
 }
 
 #[get("/")]
@@ -59,19 +59,29 @@ async fn dashboard(user: OnBehalf, urls: &Urls) -> Result<HttpResponse, AppError
         let target = Target { product: Product::Jira, site: cloud_id };
         user.call(target, move |api, token| async move { api.my_open_issues(&token, cloud_id, None, PER_SITE).await })
     });
-    let results = join_all(fetches).await;
+    // The answers stay here while the page, which borrows their text, is rendered.
+    let mut answers = Vec::with_capacity(jira.len());
+    for result in join_all(fetches).await {
+        match result {
+            // The whole session is over: no point showing the other sites.
+            Err(err @ AppError::GrantEnded(_)) => return Err(err),
+            other => answers.push(other),
+        }
+    }
     let mut jira_sites = Vec::new();
-    for (site, result) in jira.into_iter().zip(results) {
-        let section = match result {
+    for (site, answer) in jira.into_iter().zip(&answers) {
+        let found = match answer {
+            Ok(answer) => decoded(answer.page()).map_err(|err| site_notice(&err)),
+            Err(err) => Err(site_notice(err)),
+        };
+        let section = match found {
             Ok(page) => SiteIssues {
-                issues: page.issues.iter().map(|i| IssueRow::new(i, urls, &site.id)).collect(),
                 more: page.next_page_token.is_some(),
+                issues: page.issues.into_iter().map(|i| IssueRow::new(i, urls, &site.id)).collect(),
                 notice: None,
                 site,
             },
-            // The whole session is over: no point showing the other sites.
-            Err(err @ AppError::GrantEnded(_)) => return Err(err),
-            Err(err) => SiteIssues { notice: Some(site_notice(&err)), issues: Vec::new(), more: false, site },
+            Err(notice) => SiteIssues { notice: Some(notice), issues: Vec::new(), more: false, site },
         };
         jira_sites.push(section);
     }

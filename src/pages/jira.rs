@@ -6,7 +6,7 @@ use askama::Template;
 use crate::atlassian::{SearchPage, Site};
 use crate::error::AppError;
 use crate::ids::PageToken;
-use crate::on_behalf::{OnBehalf, Product};
+use crate::on_behalf::{OnBehalf, Product, decoded};
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html};
 use crate::query::single_param;
@@ -23,7 +23,7 @@ pub struct IssuesPage<'a> {
     urls: &'a Urls,
     chrome: Chrome,
     site: Site,
-    issues: Vec<IssueRow>,
+    issues: Vec<IssueRow<'a>>,
     /// Set when this is not the first page.
     first_href: Option<String>,
     next_href: Option<String>,
@@ -32,7 +32,7 @@ pub struct IssuesPage<'a> {
 impl<'a> IssuesPage<'a> {
     /// The page for `found`, the search answer for `site`; `page` is the token it was asked with
     /// (none on the first page).
-    pub fn new(urls: &'a Urls, chrome: Chrome, site: Site, found: &SearchPage, page: Option<&PageToken>) -> Self {
+    pub fn new(urls: &'a Urls, chrome: Chrome, site: Site, found: SearchPage<'a>, page: Option<&PageToken>) -> Self {
         let next_href = found
             .next_page_token
             .as_deref()
@@ -41,7 +41,7 @@ impl<'a> IssuesPage<'a> {
         IssuesPage {
             urls,
             chrome,
-            issues: found.issues.iter().map(|i| IssueRow::new(i, urls, &site.id)).collect(),
+            issues: found.issues.into_iter().map(|i| IssueRow::new(i, urls, &site.id)).collect(),
             first_href: page.is_some().then(|| urls.issues(&site.id)),
             site,
             next_href,
@@ -67,13 +67,14 @@ pub async fn issues(
             api.my_open_issues(&token, id, page_token, PAGE_SIZE).await
         })
         .await;
-    let found = match result {
+    let answer = match result {
         Err(AppError::NotFound) => {
             user.recheck_sites()?;
             return Err(AppError::NotFound);
         }
         other => other?,
     };
+    let found = decoded(answer.page())?;
     let chrome = Chrome::new(user.session_data(), Some(cloud_id.as_str()));
-    html(IssuesPage::new(&urls, chrome, site, &found, page.as_ref()))
+    html(IssuesPage::new(&urls, chrome, site, found, page.as_ref()))
 }

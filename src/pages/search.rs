@@ -17,7 +17,7 @@ use crate::atlassian::{PageHit, SEARCH_CONFLUENCE, Site};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{CloudId, PageId, PageToken};
-use crate::on_behalf::{OnBehalf, Product};
+use crate::on_behalf::{OnBehalf, Product, decoded};
 use crate::pages::grant::{Access, Offer, access};
 use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html_status};
@@ -40,9 +40,9 @@ struct PageRow {
 }
 
 /// One site's results.
-struct SiteResults {
+struct SiteResults<'a> {
     site: Site,
-    issues: Vec<IssueRow>,
+    issues: Vec<IssueRow<'a>>,
     issues_notice: Option<String>,
     more_issues: Option<String>,
     /// `None`: Confluence is not searched on this site.
@@ -58,7 +58,7 @@ struct SearchPage<'a> {
     chrome: Chrome,
     /// Shown instead of results (nothing typed, too long).
     message: Option<String>,
-    results: Vec<SiteResults>,
+    results: Vec<SiteResults<'a>>,
     /// Set when this is a later page of one site's list: back to the whole first page.
     first_href: Option<String>,
     /// One button to allow `search:confluence`, when the operator configured it after sign-in.
@@ -204,9 +204,24 @@ pub async fn search(
             futures_util::future::join(issues, pages).await
         }
     });
-    let answers = join_all(fetches).await;
+    // Jira's answers stay here while the page, which borrows their text, is rendered.
+    let mut issue_answers = Vec::with_capacity(sites.len());
+    let mut page_answers = Vec::with_capacity(sites.len());
+    for (issues, pages) in join_all(fetches).await {
+        // The whole session is over: no point showing the other sites.
+        let issues = match issues {
+            Some(Err(err @ AppError::GrantEnded(_))) => return Err(err),
+            other => other,
+        };
+        let pages = match pages {
+            Some(Err(err @ AppError::GrantEnded(_))) => return Err(err),
+            other => other,
+        };
+        issue_answers.push(issues);
+        page_answers.push(pages);
+    }
     let mut results = Vec::new();
-    for (site, (issues, pages)) in sites.into_iter().zip(answers) {
+    for ((site, issues), pages) in sites.into_iter().zip(&issue_answers).zip(page_answers) {
         let mut section = SiteResults {
             issues: Vec::new(),
             issues_notice: None,
@@ -217,18 +232,21 @@ pub async fn search(
             site,
         };
         let id = section.site.id.clone();
-        match issues {
+        let found = issues.as_ref().map(|answer| match answer {
+            Ok(answer) => decoded(answer.page()).map_err(|err| notice(&err, "issues")),
+            Err(err) => Err(notice(err, "issues")),
+        });
+        match found {
             None => {}
             Some(Ok(found)) => {
-                section.issues = found.issues.iter().map(|i| IssueRow::new(i, &urls, &id)).collect();
                 section.more_issues = found
                     .next_page_token
                     .as_deref()
                     .and_then(PageToken::parse)
                     .map(|next| urls.search_more(text.as_str(), &id, Some(next.as_str()), None));
+                section.issues = found.issues.into_iter().map(|i| IssueRow::new(i, &urls, &id)).collect();
             }
-            Some(Err(err @ AppError::GrantEnded(_))) => return Err(err),
-            Some(Err(err)) => section.issues_notice = Some(notice(&err, "issues")),
+            Some(Err(message)) => section.issues_notice = Some(message),
         }
         match pages {
             None => {}
@@ -239,7 +257,6 @@ pub async fn search(
                     .filter(|c| c.len() <= MAX_CURSOR)
                     .map(|next: String| urls.search_more(text.as_str(), &id, None, Some(next.as_str())));
             }
-            Some(Err(err @ AppError::GrantEnded(_))) => return Err(err),
             Some(Err(err)) => {
                 section.pages = Some(Vec::new());
                 section.pages_notice = Some(notice(&err, "pages"));
