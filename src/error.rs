@@ -36,6 +36,10 @@ pub enum AppError {
     CsrfRejected(&'static str),
     #[error("not found")]
     NotFound,
+    /// Atlassian answered 404 for something it keeps from people who may not see it (a Jira issue
+    /// behind a security level is a 404, like one that does not exist): either is possible.
+    #[error("not found, or not visible to this account")]
+    NotVisible,
     /// Atlassian no longer accepts the grant (revoked, expired, rotated out): sign in again.
     #[error("the Atlassian grant has ended")]
     GrantEnded(#[source] Cause),
@@ -159,6 +163,12 @@ impl AppError {
                 home,
             ),
             AppError::NotFound => (S::NOT_FOUND, "Page not found", "There is nothing at this address.", home),
+            AppError::NotVisible => (
+                S::NOT_FOUND,
+                "Not found, or not yours to see",
+                "Atlassian says this does not exist or your account has no permission to see it. It answers both the same way, so threelo cannot tell which: check the address, or ask the project's administrators for access.",
+                home,
+            ),
             AppError::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",

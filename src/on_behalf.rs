@@ -24,6 +24,10 @@ use crate::tokens::{RefreshError, Refresher, TokenRecord};
 
 /// Sites are read again from accessible-resources when older than this.
 const SITES_TTL_SECS: i64 = 300;
+/// A 404 from a site asks for its list to be read again only if the list is older than this: a
+/// list read moments ago that names the site says the 404 is about the thing, not the site, and a
+/// restricted issue opened again and again must not cost a session write and a re-read each time.
+const RECHECK_AFTER_SECS: i64 = 30;
 /// A 429 asking to wait at most this long is waited out once in the page (the page's one retry);
 /// a longer one answers the "slow down" page at once.
 const WAIT_IN_PAGE_SECS: u64 = 2;
@@ -177,9 +181,14 @@ impl OnBehalf {
         if covered { Ok((cloud_id, site)) } else { Err(AppError::NotFound) }
     }
 
-    /// After a site answered 404: read the sites again on the next request (it may be gone).
+    /// After a site answered 404: read the sites again on the next request (it may be gone), once,
+    /// unless the list was read in the last [`RECHECK_AFTER_SECS`].
     pub fn recheck_sites(&self) -> Result<(), AppError> {
         let mut data = self.session_data();
+        let age = unix_now() - data.sites_checked_at;
+        if data.sites_checked_at == 0 || age < RECHECK_AFTER_SECS {
+            return Ok(());
+        }
         data.sites_checked_at = 0;
         self.sessions.save(&self.session, &data)
     }

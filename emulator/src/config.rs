@@ -30,6 +30,9 @@ pub struct EmulatorConfig {
     /// `accessible-resources` lists a site that runs both products twice, once with its Jira
     /// scopes and once with its Confluence scopes, as Atlassian sometimes does. Off by default.
     pub resources_per_product: bool,
+    /// Successful product answers (`/ex/…`) carry `X-RateLimit-NearLimit: true`, as Atlassian's
+    /// do when less than 20% of the app's hourly quota is left. Off by default; not in fast mode.
+    pub near_limit: bool,
 }
 
 impl EmulatorConfig {
@@ -49,6 +52,7 @@ impl EmulatorConfig {
             consent: ConsentMode::Manual,
             fast: false,
             resources_per_product: false,
+            near_limit: false,
         }
     }
 }
@@ -66,6 +70,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("consent", &self.consent)
             .field("fast", &self.fast)
             .field("resources_per_product", &self.resources_per_product)
+            .field("near_limit", &self.near_limit)
             .finish()
     }
 }

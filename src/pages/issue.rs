@@ -4,8 +4,10 @@
 //! the operator configured `write:jira-work` after the user signed in, the page offers one button
 //! to allow it instead; reading keeps working meanwhile.
 //!
-//! The issue is fetched first (a 404 or 403 there is the page's answer); comments and transitions
-//! are fetched together after it, and a failure of either is a notice on the page, not an error.
+//! The issue is fetched first (a 404 or 403 there is the page's answer: Jira answers 404 for an
+//! issue the user may not see as for one that does not exist, so the page says "not found, or
+//! not yours to see"); comments and transitions are fetched together after it, and a failure of
+//! either is a notice on the page, not an error.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
@@ -110,7 +112,14 @@ pub async fn render(
 ) -> Result<HttpResponse, AppError> {
     let (id, key_text) = (cloud_id.as_str(), key.as_str());
     let jira = Target { product: Product::Jira, site: id };
-    let detail = user.call(jira, |api, token| async move { api.issue(&token, id, key_text).await }).await?;
+    let detail = match user.call(jira, |api, token| async move { api.issue(&token, id, key_text).await }).await {
+        Err(AppError::NotFound) => {
+            // Or the site is gone: its list is read again on a later page (at most once).
+            user.recheck_sites()?;
+            return Err(AppError::NotVisible);
+        }
+        other => other?,
+    };
     let write = access(&settings.scopes, &user.granted_scopes(), WRITE_JIRA);
     let can_write = write == Access::Granted;
     let comments =
