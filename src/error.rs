@@ -52,9 +52,9 @@ pub enum AppError {
     /// The product says this account may not see the thing.
     #[error("forbidden by Atlassian")]
     Forbidden,
-    /// The grant lacks the scope an endpoint needs; carries the scope.
+    /// The grant lacks the scope an endpoint needs; carries what the endpoint needs.
     #[error("the grant lacks scope {0}")]
-    ScopeMissing(&'static str),
+    ScopeMissing(&'static crate::scopes::Need),
     /// Storage (Redis) is down.
     #[error("storage unavailable")]
     Unavailable(#[source] Cause),
@@ -215,9 +215,9 @@ impl AppError {
         let (detail, retry_after) = match self {
             AppError::RateLimited(secs) => (Some(format!("Please try again in {secs} s.")), Some(*secs)),
             AppError::Unavailable(_) => (None, Some(30)),
-            AppError::ScopeMissing(scope) => (
+            AppError::ScopeMissing(need) => (
                 Some(format!(
-                    "The missing scope is {scope}. The people who run threelo must add it to the app in Atlassian's developer console (Permissions) and to THREELO_SCOPES; after that, sign in again and accept the new permission."
+                    "The missing scope is {need}. The people who run threelo must add it to the app in Atlassian's developer console (Permissions) and to THREELO_SCOPES; after that, sign in again and accept the new permission."
                 )),
                 None,
             ),

@@ -14,6 +14,7 @@ use url::Url;
 
 use super::{ApiError, Atlassian};
 use crate::metrics::{Metrics, Product};
+use crate::scopes::Need;
 
 /// GETs under way, by URL and (a hash of) the token: concurrent identical GETs for the same user,
 /// such as two tabs loading the dashboard, share one upstream call. Shared by every worker's
@@ -33,22 +34,22 @@ impl std::fmt::Debug for GetsInFlight {
 
 impl Atlassian {
     /// GETs `url` as JSON, once: retrying is the caller's decision (`on_behalf.rs` spends at
-    /// most one retry per page). `scope` names what the endpoint needs, for the "scope does not
-    /// match" page. An identical GET already under way for the same token is joined, not repeated.
+    /// most one retry per page). `need` is what the endpoint asks of the grant, for the "scope
+    /// does not match" page. An identical GET already under way for the same token is joined, not repeated.
     pub(super) async fn get_json<T: DeserializeOwned>(
         &self,
         url: Url,
         token: &SecretString,
-        scope: &'static str,
+        need: &'static Need,
     ) -> Result<T, ApiError> {
-        let bytes = self.shared_get(url, token, scope).await?;
+        let bytes = self.shared_get(url, token, need).await?;
         // One UTF-8 check of the whole body, then a parse that need not check each string
         // again (`from_slice` does, string by string: a few % of a page, per the profile).
         let text = std::str::from_utf8(&bytes).map_err(|err| ApiError::Decode(err.to_string()))?;
         serde_json::from_str(text).map_err(|err| ApiError::Decode(err.to_string()))
     }
 
-    async fn shared_get(&self, url: Url, token: &SecretString, scope: &'static str) -> Result<Bytes, ApiError> {
+    async fn shared_get(&self, url: Url, token: &SecretString, need: &'static Need) -> Result<Bytes, ApiError> {
         let key = (url.as_str().to_owned(), Sha256::digest(token.expose_secret().as_bytes()).into());
         let shared = {
             let mut in_flight = self.gets.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -59,7 +60,7 @@ impl Atlassian {
                         (self.http.clone(), self.metrics.clone(), token.clone(), self.gets.clone());
                     let entry = key.clone();
                     let future = async move {
-                        let answer = fetch(&http, &metrics, url, &token, scope).await;
+                        let answer = fetch(&http, &metrics, url, &token, need).await;
                         gets.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&entry);
                         answer
                     }
@@ -80,7 +81,7 @@ async fn fetch(
     metrics: &Metrics,
     url: Url,
     token: &SecretString,
-    scope: &'static str,
+    need: &'static Need,
 ) -> Result<Bytes, ApiError> {
     let product = product_of(url.path());
     let response = http
@@ -107,7 +108,7 @@ async fn fetch(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let body = response.text().await.unwrap_or_default();
     let scope_mismatch = scope_header || body.contains("scope does not match");
-    Err(classify_status(status, scope_mismatch.then_some(scope), retry_after))
+    Err(classify_status(status, scope_mismatch.then_some(need), retry_after))
 }
 
 /// Which product a gateway path belongs to, for metrics.
@@ -130,7 +131,7 @@ fn classify_transport(err: reqwest::Error) -> ApiError {
     }
 }
 
-fn classify_status(status: StatusCode, scope_mismatch: Option<&'static str>, retry_after: Option<u64>) -> ApiError {
+fn classify_status(status: StatusCode, scope_mismatch: Option<&'static Need>, retry_after: Option<u64>) -> ApiError {
     match (status, scope_mismatch) {
         (StatusCode::UNAUTHORIZED, Some(scope)) => ApiError::ScopeMismatch(scope),
         (StatusCode::UNAUTHORIZED, None) => ApiError::Unauthorized,
