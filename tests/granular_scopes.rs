@@ -61,7 +61,10 @@ async fn a_granular_set_without_write_comment_jira_says_what_the_comment_form_la
     let page = app.page(&path).await;
     let action = format!("{path}/comments");
     assert!(!page.contains(&format!("action=\"{action}\"")), "no comment form: {page}");
-    assert!(page.contains("Comments cannot be posted from threelo") && page.contains("lack write:comment:jira"), "{page}");
+    assert!(
+        page.contains("Comments cannot be posted from threelo") && page.contains("lack write:comment:jira"),
+        "{page}"
+    );
     assert!(page.contains(&format!("{path}/transitions")), "moving issues still works");
     assert!(!page.contains("Allow threelo to change issues"), "nothing to consent to: it is not configured");
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use support::{SECRET, body, spawn};
-use threelo_emulator::{Fault, Limit};
 use threelo_emulator::seed::ids::{ACME_CLOUD_ID, ALICE, SCOPES};
+use threelo_emulator::{Fault, Limit};
 
 #[tokio::test]
 async fn injected_429s_carry_retry_after_and_rate_limit_headers_then_the_endpoint_answers() {

@@ -50,7 +50,11 @@ async fn jira_granular_scopes_stand_in_for_the_classic_ones_per_endpoint() {
     assert_eq!(res.status(), StatusCode::CREATED);
     // Endpoints whose granular set the grant lacks are still a scope mismatch.
     let myself = format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/myself");
-    assert_eq!(t.get(&token, &myself).await.status(), StatusCode::UNAUTHORIZED, "read:application-role:jira is missing");
+    assert_eq!(
+        t.get(&token, &myself).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "read:application-role:jira is missing"
+    );
 
     // Without write:comment:jira, a comment is refused while a transition still goes through.
     let partial = scopes.replace("write:comment:jira ", "");

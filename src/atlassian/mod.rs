@@ -4,6 +4,7 @@
 mod confluence;
 mod get;
 mod jira;
+mod limits;
 mod oauth;
 mod types;
 mod work;
@@ -17,6 +18,7 @@ use url::Url;
 
 pub use confluence::{PageBody, Space, SpacePage};
 pub use jira::{IssueDetail, IssueFields, IssueSummary, SearchPage};
+pub use limits::{asked_wait, says_near_limit, watching_near_limit};
 pub use oauth::{ExchangeError, OAuth, RefreshFailure, TokenSet};
 pub use types::{Me, Site, merge_sites};
 pub use work::{Comment, PageHit, PageHits, Transition, WriteRefusal, WriteResult};
@@ -39,7 +41,8 @@ pub enum ApiError {
     Forbidden,
     #[error("Atlassian says it does not exist")]
     NotFound,
-    /// 429, or 503 with Retry-After, still so after the allowed retries.
+    /// 429, or 503 with a wait, still so after the allowed retries; `retry_after` is the wait
+    /// Atlassian asked for (`Retry-After`, else until `X-RateLimit-Reset`).
     #[error("Atlassian asked us to slow down (retry after {retry_after:?} s)")]
     RateLimited { retry_after: Option<u64> },
     #[error("Atlassian answered {0}")]

@@ -183,7 +183,7 @@ pub async fn render(
         ("Updated", name(Some(short_time(fields.updated.as_deref())))),
     ];
     let description_html = fields.description.as_deref().map(|raw| adf_json_to_html(raw.get())).unwrap_or_default();
-    let chrome = Chrome::new(user.session_data(), Some(cloud_id.as_str()));
+    let chrome = Chrome::for_user(user, Some(cloud_id.as_str()));
     let offer = [comment, transition, assign].contains(&Access::Offer).then(|| Offer {
         action: urls.consent(),
         return_to: urls.issue(cloud_id.as_str(), key.as_str()),

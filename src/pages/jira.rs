@@ -74,6 +74,6 @@ pub async fn issues(
         }
         other => other?,
     };
-    let chrome = Chrome::new(user.session_data(), Some(cloud_id.as_str()));
+    let chrome = Chrome::for_user(&user, Some(cloud_id.as_str()));
     html(IssuesPage::new(&urls, chrome, site, &found, page.as_ref()))
 }

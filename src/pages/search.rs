@@ -124,7 +124,7 @@ pub async fn search(
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     let raw = single_param(req.query_string(), "q")?.unwrap_or_default();
-    let mut chrome = Chrome::new(user.session_data(), None);
+    let mut chrome = Chrome::for_user(&user, None);
     chrome.query = raw.chars().take(MAX_CHARS * 2).collect();
     let confluence = access(&settings.scopes, &user.granted_scopes(), Feature::PageSearch);
     let offer = (confluence == Access::Offer).then(|| Offer {
@@ -206,6 +206,7 @@ pub async fn search(
         }
     });
     let answers = join_all(fetches).await;
+    chrome.note_quota(&user);
     let mut results = Vec::new();
     for (site, (issues, pages)) in sites.into_iter().zip(answers) {
         let mut section = SiteResults {
