@@ -99,6 +99,7 @@ fn chrome() -> Chrome {
         sites: vec![site()],
         current_site: Some(CLOUD_ID.to_owned()),
         query: String::new(),
+        quota_notice: None,
     }
 }
 

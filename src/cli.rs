@@ -221,14 +221,15 @@ async fn check_config(file: Option<&std::path::Path>) -> i32 {
     }
 }
 
-/// Which optional features the scopes turn on, one line each, for `check-config`.
+/// Which features the scopes turn on (classic or granular, `crate::scopes`), one line each, for
+/// `check-config`.
 fn features(scopes: &[String]) -> String {
     let mut out = String::new();
-    for (scope, feature) in crate::atlassian::OPTIONAL_SCOPES {
-        let on = scopes.iter().any(|s| s == scope);
+    for feature in crate::scopes::Feature::ALL {
+        let on = feature.met_by(scopes);
         let label = if on { "feature on:" } else { "feature off:" };
         let hint = if on { "" } else { " (add it to THREELO_SCOPES and to the app in the developer console)" };
-        out.push_str(&format!("  {label:<15}{feature}: {scope}{hint}\n"));
+        out.push_str(&format!("  {label:<15}{}: {}{hint}\n", feature.words(), feature.explain(scopes)));
     }
     out
 }

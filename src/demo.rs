@@ -47,7 +47,7 @@ pub async fn run(file: Option<&Path>, round_trip: RoundTrip) -> anyhow::Result<(
     let mut settings = Settings::load(Mode::Demo, file)?;
     telemetry::init(settings.log_format);
     // The demo shows everything: its users can comment, move issues and search Confluence.
-    for scope in crate::atlassian::OPTIONAL_SCOPES.iter().map(|(scope, _)| *scope) {
+    for scope in crate::scopes::Feature::OPTIONAL.iter().flat_map(|f| f.classic()) {
         if !settings.scopes.iter().any(|s| s == scope) {
             settings.scopes.push(scope.to_owned());
         }

@@ -36,6 +36,10 @@ pub enum AppError {
     CsrfRejected(&'static str),
     #[error("not found")]
     NotFound,
+    /// Atlassian answered 404 for something it keeps from people who may not see it (a Jira issue
+    /// behind a security level is a 404, like one that does not exist): either is possible.
+    #[error("not found, or not visible to this account")]
+    NotVisible,
     /// Atlassian no longer accepts the grant (revoked, expired, rotated out): sign in again.
     #[error("the Atlassian grant has ended")]
     GrantEnded(#[source] Cause),
@@ -48,9 +52,9 @@ pub enum AppError {
     /// The product says this account may not see the thing.
     #[error("forbidden by Atlassian")]
     Forbidden,
-    /// The grant lacks the scope an endpoint needs; carries the scope.
+    /// The grant lacks the scope an endpoint needs; carries what the endpoint needs.
     #[error("the grant lacks scope {0}")]
-    ScopeMissing(&'static str),
+    ScopeMissing(&'static crate::scopes::Need),
     /// Storage (Redis) is down.
     #[error("storage unavailable")]
     Unavailable(#[source] Cause),
@@ -159,6 +163,12 @@ impl AppError {
                 home,
             ),
             AppError::NotFound => (S::NOT_FOUND, "Page not found", "There is nothing at this address.", home),
+            AppError::NotVisible => (
+                S::NOT_FOUND,
+                "Not found, or not yours to see",
+                "Atlassian says this does not exist or your account has no permission to see it. It answers both the same way, so threelo cannot tell which: check the address, or ask the project's administrators for access.",
+                home,
+            ),
             AppError::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",
@@ -205,9 +215,9 @@ impl AppError {
         let (detail, retry_after) = match self {
             AppError::RateLimited(secs) => (Some(format!("Please try again in {secs} s.")), Some(*secs)),
             AppError::Unavailable(_) => (None, Some(30)),
-            AppError::ScopeMissing(scope) => (
+            AppError::ScopeMissing(need) => (
                 Some(format!(
-                    "The missing scope is {scope}. The people who run threelo must add it to the app in Atlassian's developer console (Permissions) and to THREELO_SCOPES; after that, sign in again and accept the new permission."
+                    "The missing scope is {need}. The people who run threelo must add it to the app in Atlassian's developer console (Permissions) and to THREELO_SCOPES; after that, sign in again and accept the new permission."
                 )),
                 None,
             ),

@@ -26,6 +26,7 @@ pub mod query;
 pub mod random;
 pub mod rate_limits;
 pub mod render;
+pub mod scopes;
 pub mod search_text;
 pub mod security_headers;
 pub mod server_limits;

@@ -1,8 +1,8 @@
 //! Calling Atlassian on the signed-in user's behalf: a fresh access token for every call (refreshed
 //! at most once, see `tokens::refresh`), one retry after a plain 401, Atlassian's "slow down"
 //! honoured for that account, site and product everywhere (`rate_limits`), at most one retry of a
-//! 429 or 5xx per page, the user's sites cached in the session, and every failure turned into the
-//! page the user should see.
+//! 429 or 5xx per page, the user's sites cached in the session, every failure turned into the
+//! page the user should see, and Atlassian's "quota nearly spent" kept for the page's notice.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +14,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use secrecy::SecretString;
 
-use crate::atlassian::{ApiError, Atlassian, Site};
+use crate::atlassian::{ApiError, Atlassian, Site, watching_near_limit};
 use crate::clock::unix_now;
 use crate::error::AppError;
 use crate::ids::CloudId;
@@ -24,6 +24,10 @@ use crate::tokens::{RefreshError, Refresher, TokenRecord};
 
 /// Sites are read again from accessible-resources when older than this.
 const SITES_TTL_SECS: i64 = 300;
+/// A 404 from a site asks for its list to be read again only if the list is older than this: a
+/// list read moments ago that names the site says the 404 is about the thing, not the site, and a
+/// restricted issue opened again and again must not cost a session write and a re-read each time.
+const RECHECK_AFTER_SECS: i64 = 30;
 /// A 429 asking to wait at most this long is waited out once in the page (the page's one retry);
 /// a longer one answers the "slow down" page at once.
 const WAIT_IN_PAGE_SECS: u64 = 2;
@@ -45,6 +49,9 @@ pub struct OnBehalf {
     waits: tokio::sync::OnceCell<Mutex<Waits>>,
     /// Whether this page already spent its one retry.
     retried: AtomicBool,
+    /// The site (cloud id; empty for identity calls) of the first answer of this request that
+    /// said the app's quota is nearly spent.
+    near_limit: Mutex<Option<String>>,
 }
 
 impl OnBehalf {
@@ -56,6 +63,12 @@ impl OnBehalf {
     /// The scopes the user's grant holds (as the token record says).
     pub fn granted_scopes(&self) -> Vec<String> {
         self.record.lock().unwrap_or_else(|p| p.into_inner()).tokens.scopes.clone()
+    }
+
+    /// The site (cloud id, empty for Atlassian's own endpoints) whose answer to this request said
+    /// the app's quota is nearly spent, if one did.
+    pub fn quota_nearly_spent(&self) -> Option<String> {
+        self.near_limit.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn record(&self) -> TokenRecord {
@@ -82,7 +95,11 @@ impl OnBehalf {
             return Err(AppError::RateLimited(secs));
         }
         loop {
-            match self.call_once(&call).await? {
+            let (answer, near_limit) = watching_near_limit(self.call_once(&call)).await;
+            if near_limit {
+                self.near_limit.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| target.site.to_owned());
+            }
+            match answer? {
                 Err(ApiError::RateLimited { retry_after }) => {
                     let secs = retry_after.unwrap_or(DEFAULT_WAIT_SECS).clamp(1, MAX_WAIT_SECS);
                     self.rate_limits.note(&account_id, target, secs, waits).await;
@@ -177,9 +194,14 @@ impl OnBehalf {
         if covered { Ok((cloud_id, site)) } else { Err(AppError::NotFound) }
     }
 
-    /// After a site answered 404: read the sites again on the next request (it may be gone).
+    /// After a site answered 404: read the sites again on the next request (it may be gone), once,
+    /// unless the list was read in the last [`RECHECK_AFTER_SECS`].
     pub fn recheck_sites(&self) -> Result<(), AppError> {
         let mut data = self.session_data();
+        let age = unix_now() - data.sites_checked_at;
+        if data.sites_checked_at == 0 || age < RECHECK_AFTER_SECS {
+            return Ok(());
+        }
         data.sites_checked_at = 0;
         self.sessions.save(&self.session, &data)
     }
@@ -239,6 +261,7 @@ impl OnBehalf {
             rate_limits: req.app_data::<web::Data<RateLimits>>().cloned().ok_or_else(|| missing("RateLimits"))?,
             waits: tokio::sync::OnceCell::new(),
             retried: AtomicBool::new(false),
+            near_limit: Mutex::new(None),
         })
     }
 }

@@ -142,8 +142,12 @@ fn gen_secret_prints_values_that_check_config_accepts_and_shows_the_callback() {
     assert!(out.contains("redis://app:****@redis.internal:6379/0"), "{out}");
     assert!(!out.contains("hunter2") && !out.contains("secret\n"), "{out}");
     // The default scopes leave the optional features off, and say how to turn them on.
-    assert!(out.contains("feature off:   comments, transitions"), "{out}");
-    assert!(out.contains("write:jira-work (add it to THREELO_SCOPES and to the app in the developer console)"));
+    assert!(out.contains("feature on:    Jira issue lists, issues and their comments: read:jira-work\n"), "{out}");
+    assert!(
+        out.contains("feature off:   comments on the issue page: write:jira-work (or all of the granular"),
+        "{out}"
+    );
+    assert!(out.contains("(add it to THREELO_SCOPES and to the app in the developer console)"), "{out}");
     assert!(out.contains("search:confluence (add it"), "{out}");
 }
 
@@ -162,11 +166,35 @@ fn check_config_says_which_features_the_scopes_turn_on() {
         .env("THREELO_CLIENT_SECRET", "secret")
         .env("THREELO_SCOPES", scopes));
     assert_eq!(code, 0, "{err}");
+    assert!(out.contains("feature on:    comments on the issue page: write:jira-work\n"), "{out}");
+    assert!(out.contains("feature on:    \"Assign to me\" on the issue page: write:jira-work\n"), "{out}");
+    assert!(out.contains("on the issue page: read:jira-work write:jira-work\n"), "moving issues: {out}");
+    assert!(out.contains("feature off:   Confluence pages in search results"), "{out}");
+}
+
+#[test]
+fn check_config_counts_granular_scopes_and_names_what_a_partial_set_lacks() {
+    let (_, out, _) = run(threelo().arg("gen-secret"));
+    let mut command = threelo();
+    for line in out.lines().filter(|l| l.starts_with("THREELO_")) {
+        let (name, value) = line.split_once('=').unwrap();
+        command.env(name, value);
+    }
+    let granular =
+        format!("read:me {} write:issue:jira offline_access", threelo_emulator::seed::ids::JIRA_GRANULAR_READ);
+    let (code, out, err) = run(command
+        .arg("check-config")
+        .env("THREELO_CLIENT_ID", "id")
+        .env("THREELO_CLIENT_SECRET", "secret")
+        .env("THREELO_SCOPES", &granular));
+    assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("feature on:    comments, transitions and \"Assign to me\" on the issue page: write:jira-work\n"),
+        out.contains("feature on:    Jira issue lists, issues and their comments: read:issue-details:jira"),
         "{out}"
     );
-    assert!(out.contains("feature off:   Confluence pages in search results"), "{out}");
+    assert!(out.contains("feature on:    \"Assign to me\" on the issue page: write:issue:jira\n"), "{out}");
+    assert!(out.contains("; missing write:comment:jira (add it"), "{out}");
+    assert!(out.contains("; missing write:issue.property:jira (add it"), "moving issues: {out}");
 }
 
 #[test]

@@ -139,12 +139,21 @@ async fn a_server_error_twice_is_a_502_page() {
 }
 
 #[tokio::test]
-async fn an_issue_the_account_may_not_see_is_a_403_page() {
+async fn an_issue_the_account_may_not_see_is_a_404_not_found_or_not_yours_page_that_keeps_the_session() {
     let app = TestApp::spawn().await;
     app.sign_in().await;
-    let response = app.get(&format!("{}/{}", issues_path(ACME_SITE), RESTRICTED_ISSUES[0])).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(response.text().await.unwrap().contains("Your Atlassian account cannot see this"));
+    let resources = app.emulator.count("/oauth/token/accessible-resources");
+    for _ in 0..3 {
+        let response = app.get(&format!("{}/{}", issues_path(ACME_SITE), RESTRICTED_ISSUES[0])).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "Jira's 404 stays a 404, never a 403 or 500");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("Not found, or not yours to see") && page.contains("no permission"), "{page}");
+        assert!(!page.contains("Sign in again"), "not a sign-in problem: {page}");
+    }
+    // The site list was read at sign-in, moments ago: the 404s do not send it back to Atlassian.
+    assert_eq!(app.emulator.count("/oauth/token/accessible-resources"), resources);
+    assert_eq!(app.emulator.token_grants("refresh_token"), 0, "a 404 is no reason to refresh");
+    assert_eq!(app.get(&issues_path(ACME_SITE)).await.status(), StatusCode::OK, "still signed in");
 }
 
 #[tokio::test]

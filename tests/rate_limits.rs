@@ -7,7 +7,7 @@ mod support;
 use reqwest::StatusCode;
 use support::{TestApp, browser_with_jar};
 use threelo_emulator::seed::ids::{ACME_SITE, BETA_SITE};
-use threelo_emulator::{Emulator, Fault};
+use threelo_emulator::{Emulator, Fault, Limit};
 
 fn site(name: &str) -> &'static str {
     Emulator::sites().iter().find(|s| s.name == name).expect("seed site").cloud_id
@@ -83,4 +83,43 @@ async fn another_instance_and_another_browser_of_the_account_wait_too() {
     assert_eq!(there.status(), StatusCode::SERVICE_UNAVAILABLE, "the other instance knows from Redis");
     assert!(retry_after(&there) <= 120);
     assert_eq!(app.emulator.count(&jira), calls, "and did not call Jira to find out");
+}
+
+#[tokio::test]
+async fn without_retry_after_the_wait_runs_until_atlassians_x_ratelimit_reset() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let jira = format!("/ex/jira/{}", site(ACME_SITE));
+    let issues = format!("/sites/{}/jira/issues", site(ACME_SITE));
+    // The emulator then announces the end of the wait only in X-RateLimit-Reset: 60 s from now.
+    app.emulator.inject_limit(&jira, Limit::GlobalQuota, None, 1);
+    let first = app.get(&issues).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let wait = retry_after(&first);
+    assert!((58..=61).contains(&wait), "the wait comes from the reset, not a guess of 30 s: {wait}");
+    let calls = app.emulator.count(&jira);
+    assert_eq!(app.get(&issues).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.emulator.count(&jira), calls, "and it is honoured like a Retry-After");
+}
+
+#[tokio::test]
+async fn when_atlassian_says_the_quota_is_nearly_spent_the_page_says_so_and_still_works() {
+    let app = TestApp::spawn().await;
+    app.sign_in().await;
+    let issues = format!("/sites/{}/jira/issues", site(ACME_SITE));
+    let notice = "Atlassian says threelo has nearly used up the requests it may make to acme this hour";
+    let before = app.get(&issues).await.text().await.unwrap();
+    assert!(!before.contains("quota-notice"), "no notice without the header: {before}");
+    app.emulator.set_near_limit(true);
+    let response = app.get(&issues).await;
+    assert_eq!(response.status(), StatusCode::OK, "a notice, not an error");
+    let page = response.text().await.unwrap();
+    assert!(page.contains(notice), "{page}");
+    assert!(page.contains("ACME-"), "the issues are listed as usual");
+    let dashboard = app.get("/").await.text().await.unwrap();
+    assert!(dashboard.contains("nearly used up the requests it may make to"), "{dashboard}");
+    app.emulator.set_near_limit(false);
+    let after = app.get(&issues).await.text().await.unwrap();
+    assert!(!after.contains("quota-notice"), "the notice is about the answers of this page only");
+    assert_eq!(app.stored_count("threelo:ratelimit:"), 0, "nothing is stored for it");
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use reqwest::StatusCode;
-use support::{TestApp, location};
+use support::{TestApp, form_field, location};
 use threelo_emulator::seed::ids::{ACME_SITE, ALICE_NAME, BETA_SITE, SHOWCASE_ISSUE};
 use threelo_emulator::{Emulator, Fault, LoggedRequest};
 
@@ -28,17 +28,6 @@ async fn signed_in_with_all_scopes() -> TestApp {
     let app = TestApp::spawn_with(&[("THREELO_SCOPES", ALL_SCOPES)]).await;
     app.sign_in().await;
     app
-}
-
-/// The value of hidden field `name` in the first form of `page` that posts to `action`.
-fn form_field(page: &str, action: &str, name: &str) -> String {
-    let form = page.split("<form").find(|f| f.contains(&format!("action=\"{action}\""))).unwrap_or_else(|| {
-        panic!("no form posting to {action} in the page:\n{page}");
-    });
-    let form = form.split("</form>").next().expect("the form");
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = form.find(&marker).unwrap_or_else(|| panic!("no {name} in the form to {action}")) + marker.len();
-    form[start..].split('"').next().expect("a closing quote").to_owned()
 }
 
 /// The hidden fields of the transition button whose label starts with `label`.
@@ -460,7 +449,7 @@ async fn pages_that_do_not_need_the_new_scope_keep_working_before_the_upgrade() 
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let refused = response.text().await.unwrap();
-    assert!(refused.contains("has not given threelo permission to change issues"), "{refused}");
+    assert!(refused.contains("has not given threelo permission for this (write:jira-work is missing)"), "{refused}");
     assert!(refused.contains(" readonly>hello</textarea>"), "the typed text is kept to copy: {refused}");
     assert!(writes(&app, "POST", "/comment").is_empty(), "no write reached Jira");
 }

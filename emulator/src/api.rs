@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::http::ApiError;
-use super::scopes::{self, Product};
+use super::scopes::{self, Need, Product};
 use super::seed::{self, SeedSite, SeedUser};
 use super::state::{State, lock};
 
@@ -24,6 +24,12 @@ impl Caller {
     /// 401 "scope does not match" unless the grant holds `scope`.
     pub(crate) fn require(&self, scope: &str) -> Result<(), ApiError> {
         if self.scopes.iter().any(|s| s == scope) { Ok(()) } else { Err(ApiError::ScopeMismatch) }
+    }
+
+    /// 401 "scope does not match" unless the grant holds the endpoint's classic scope or its
+    /// whole granular set.
+    pub(crate) fn require_either(&self, need: &Need) -> Result<(), ApiError> {
+        if need.met_by(&self.scopes) { Ok(()) } else { Err(ApiError::ScopeMismatch) }
     }
 
     /// The site behind `cloud_id` if this user has it and it runs `product`.

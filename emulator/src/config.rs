@@ -30,6 +30,9 @@ pub struct EmulatorConfig {
     /// `accessible-resources` lists a site that runs both products twice, once with its Jira
     /// scopes and once with its Confluence scopes, as Atlassian sometimes does. Off by default.
     pub resources_per_product: bool,
+    /// Successful product answers (`/ex/…`) carry `X-RateLimit-NearLimit: true`, as Atlassian's
+    /// do when less than 20% of the app's hourly quota is left. Off by default; not in fast mode.
+    pub near_limit: bool,
     /// Added to every request, API and authorization server alike, fast mode included, as the
     /// network to Atlassian adds it; changeable while serving with
     /// [`Emulator::set_round_trip`](super::Emulator::set_round_trip). None by default.
@@ -64,6 +67,7 @@ impl EmulatorConfig {
             fast: false,
             resources_per_product: false,
             round_trip: RoundTrip::default(),
+            near_limit: false,
         }
     }
 }
@@ -82,6 +86,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("fast", &self.fast)
             .field("resources_per_product", &self.resources_per_product)
             .field("round_trip", &self.round_trip)
+            .field("near_limit", &self.near_limit)
             .finish()
     }
 }

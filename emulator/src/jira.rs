@@ -13,28 +13,32 @@ use super::http::{ApiError, Params, decode_cursor, encode_cursor};
 use super::jira_json::{FIELDS, issue_json, select_fields, user_json};
 use super::jira_write::current;
 use super::jql;
-use super::scopes::Product;
+use super::scopes::{Need, Product, jira as need};
 use super::seed::{self, Issue, SeedSite};
 use super::state::{State, lock};
 
 const NO_SITE: &str = "No Jira site exists for this cloud id, or you do not have access to it.";
+/// Jira's answer for an issue that does not exist and for one the user may not see (a security
+/// level, no Browse permission) alike: a 404, never a 403, so its existence does not leak.
+pub(crate) const NOT_VISIBLE: &str = "Issue does not exist or you do not have permission to see it.";
 
-/// Token, then scope, then site: the gateway's order.
+/// Token, then scope (the endpoint's classic scope or its granular set), then site: the
+/// gateway's order.
 pub(crate) fn enter(
     req: &HttpRequest,
     state: &Mutex<State>,
-    scope: &str,
+    need: &Need,
 ) -> Result<(Caller, &'static SeedSite), ApiError> {
     let caller = authenticate(req, state)?;
-    caller.require(scope)?;
+    caller.require_either(need)?;
     let cloud_id = req.match_info().get("cloud_id").unwrap_or_default();
     let site = caller.site(cloud_id, Product::Jira).ok_or_else(|| ApiError::jira(404, NO_SITE))?;
     Ok((caller, site))
 }
 
-/// `GET myself` (scope `read:jira-user`).
+/// `GET myself` (scope `read:jira-user`, or its granular set).
 pub(crate) async fn myself(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
-    let (caller, site) = enter(&req, &state, "read:jira-user")?;
+    let (caller, site) = enter(&req, &state, &need::MYSELF)?;
     let mut body = user_json(caller.user, &caller.base_url, site);
     if let Some(map) = body.as_object_mut() {
         map.insert("emailAddress".to_owned(), json!(caller.user.email));
@@ -45,7 +49,7 @@ pub(crate) async fn myself(req: HttpRequest, state: web::Data<Mutex<State>>) -> 
 
 /// The old `search` endpoint, removed by Atlassian in 2025.
 pub(crate) async fn search_gone(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
-    enter(&req, &state, "read:jira-work")?;
+    enter(&req, &state, &need::SEARCH_GET)?;
     Err(ApiError::jira(
         410,
         "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
@@ -62,7 +66,7 @@ struct SearchArgs {
 
 /// `GET search/jql?jql=…&fields=…&maxResults=…&nextPageToken=…`.
 pub(crate) async fn search_get(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
-    let (caller, site) = enter(&req, &state, "read:jira-work")?;
+    let (caller, site) = enter(&req, &state, &need::SEARCH_GET)?;
     let params = Params::query(&req);
     let max_results =
         match params.get("maxResults") {
@@ -86,7 +90,7 @@ pub(crate) async fn search_post(
     body: web::Bytes,
     state: web::Data<Mutex<State>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (caller, site) = enter(&req, &state, "read:jira-work")?;
+    let (caller, site) = enter(&req, &state, &need::SEARCH_POST)?;
     let body = json_body(&body)?;
     let fields = match body.get("fields") {
         Some(Value::Array(items)) => select_fields(items.iter().filter_map(Value::as_str)),
@@ -112,22 +116,18 @@ pub(crate) async fn count(
     body: web::Bytes,
     state: web::Data<Mutex<State>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (caller, site) = enter(&req, &state, "read:jira-work")?;
+    let (caller, site) = enter(&req, &state, &need::SEARCH_POST)?;
     let body = json_body(&body)?;
     let jql = body.get("jql").and_then(Value::as_str).unwrap_or_default();
     let hits = visible_hits(&state, &caller, site, jql)?;
     Ok(HttpResponse::Ok().json(json!({"count": hits.len()})))
 }
 
-/// `GET issue/{key}?fields=…`.
+/// `GET issue/{key}?fields=…`. An issue behind a security level is a 404, as in Jira.
 pub(crate) async fn issue(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
-    let (caller, site) = enter(&req, &state, "read:jira-work")?;
+    let (caller, site) = enter(&req, &state, &need::ISSUE)?;
     let key = req.match_info().get("key").unwrap_or_default();
-    let issue = seed::issue(site.name, key)
-        .ok_or_else(|| ApiError::jira(404, "Issue does not exist or you do not have permission to see it."))?;
-    if issue.restricted {
-        return Err(ApiError::jira(403, "You do not have the permission to see the specified issue."));
-    }
+    let issue = visible_issue(site, key)?;
     let params = Params::query(&req);
     let fields = select_fields(params.all("fields")).unwrap_or_else(|| FIELDS.to_vec());
     let issue = current(&lock(&state), issue);
@@ -139,6 +139,12 @@ pub(crate) async fn issue(req: HttpRequest, state: web::Data<Mutex<State>>) -> R
         fields.insert("description".to_owned(), description);
     }
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// The issue `key` on `site`, if this user may see it: an unknown key and an issue behind a
+/// security level are the same 404, on the issue and on every sub-resource of it.
+pub(crate) fn visible_issue(site: &SeedSite, key: &str) -> Result<&'static Issue, ApiError> {
+    seed::issue(site.name, key).filter(|i| !i.restricted).ok_or_else(|| ApiError::jira(404, NOT_VISIBLE))
 }
 
 fn json_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {

@@ -10,25 +10,14 @@ use actix_web::body::{BodySize, MessageBody};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::api::{Caller, authenticate};
 use super::http::ApiError;
-use super::scopes::Product;
-use super::seed::SeedSite;
+use super::jira::enter;
+use super::scopes::jira as need;
 use super::seed::ids::{LARGE_ATTACHMENT, LARGE_ATTACHMENT_BYTES, LARGE_ATTACHMENT_STALL_MS};
 use super::state::{State, lock};
 
-const NO_SITE: &str = "No Jira site exists for this cloud id, or you do not have access to it.";
 /// The size of each chunk of a streamed answer.
 const CHUNK: usize = 64 * 1024;
-
-/// Token, then scope, then site: the gateway's order.
-fn enter(req: &HttpRequest, state: &Mutex<State>, scope: &str) -> Result<(Caller, &'static SeedSite), ApiError> {
-    let caller = authenticate(req, state)?;
-    caller.require(scope)?;
-    let cloud_id = req.match_info().get("cloud_id").unwrap_or_default();
-    let site = caller.site(cloud_id, Product::Jira).ok_or_else(|| ApiError::jira(404, NO_SITE))?;
-    Ok((caller, site))
-}
 
 /// `GET attachment/content/{id}`: the bytes of an attachment. Only [`LARGE_ATTACHMENT`] exists:
 /// [`LARGE_ATTACHMENT_BYTES`] bytes (byte `i` is `i % 251`), sent in chunks with the last one
@@ -37,7 +26,7 @@ pub(crate) async fn attachment_content(
     req: HttpRequest,
     state: web::Data<Mutex<State>>,
 ) -> Result<HttpResponse, ApiError> {
-    enter(&req, &state, "read:jira-work")?;
+    enter(&req, &state, &need::ATTACHMENT)?;
     if req.match_info().get("id") != Some(LARGE_ATTACHMENT) {
         return Err(ApiError::jira(404, "The attachment with id does not exist."));
     }

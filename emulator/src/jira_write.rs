@@ -1,7 +1,8 @@
 //! Jira's issue writes behind the gateway, with state kept per issue: comments (`GET`/`POST
 //! issue/{key}/comment`), transitions (`GET`/`POST issue/{key}/transitions`) and the assignee
-//! (`PUT issue/{key}/assignee`). Reads need `read:jira-work`, writes `write:jira-work` (else 401
-//! "scope does not match"). An issue the user cannot see is a 404 on every one of them. A test can
+//! (`PUT issue/{key}/assignee`). Reads need `read:jira-work`, writes `write:jira-work`, or each
+//! endpoint's granular set instead (`scopes::jira`; else 401 "scope does not match"). An issue the
+//! user cannot see is a 404 on every one of them. A test can
 //! ask for Jira's per-issue write limit ([`Emulator::limit_writes`](super::Emulator::limit_writes)):
 //! those writes answer 429 with `RateLimit-Reason: jira-per-issue-on-write` and change nothing.
 //!
@@ -18,13 +19,13 @@ use time::macros::datetime;
 
 use super::api::Caller;
 use super::http::{ApiError, Params};
-use super::jira::enter;
+use super::jira::{enter, visible_issue};
 use super::jira_json::{jira_time, user_json};
+use super::rate_limit::{self, Limit};
+use super::scopes::jira as need;
 use super::seed::{self, Issue, SeedSite};
 use super::seed_jira::WORKFLOW;
 use super::state::{Comment, State, lock};
-
-const NOT_VISIBLE: &str = "Issue does not exist or you do not have permission to see it.";
 
 /// `issue` as writes left it.
 pub(crate) fn current(state: &State, issue: &'static Issue) -> Cow<'static, Issue> {
@@ -42,11 +43,9 @@ pub(crate) fn current(state: &State, issue: &'static Issue) -> Cow<'static, Issu
     Cow::Owned(changed)
 }
 
-/// The issue named in the path, if this user may see it (restricted issues are a 404 here, as
-/// in Jira).
+/// The issue named in the path, if this user may see it (restricted issues are a 404, as in Jira).
 fn visible(req: &HttpRequest, site: &SeedSite) -> Result<&'static Issue, ApiError> {
-    let key = req.match_info().get("key").unwrap_or_default();
-    seed::issue(site.name, key).filter(|i| !i.restricted).ok_or_else(|| ApiError::jira(404, NOT_VISIBLE))
+    visible_issue(site, req.match_info().get("key").unwrap_or_default())
 }
 
 fn paragraph_doc(paragraphs: &[&str]) -> Value {
@@ -112,19 +111,11 @@ fn comment_json(comment: &Comment, issue: &Issue, caller: &Caller, site: &SeedSi
 }
 
 /// A write to `issue` refused by the per-issue limit, if one is pending for it.
-fn write_limited(state: &mut State, issue: &Issue) -> Option<HttpResponse> {
+fn write_limited(req: &HttpRequest, state: &mut State, issue: &Issue) -> Option<HttpResponse> {
     let index = state.write_limits.iter().position(|(key, left, _)| *key == issue.key && *left > 0)?;
     let (_, left, retry_after) = &mut state.write_limits[index];
     *left -= 1;
-    let retry_after = *retry_after;
-    Some(
-        HttpResponse::TooManyRequests()
-            .insert_header(("Retry-After", retry_after.to_string()))
-            .insert_header(("X-RateLimit-Limit", "10"))
-            .insert_header(("X-RateLimit-Remaining", "0"))
-            .insert_header(("RateLimit-Reason", "jira-per-issue-on-write"))
-            .json(json!({"code": 429, "message": "Rate limit exceeded."})),
-    )
+    Some(rate_limit::too_many_requests(req.path(), Limit::PerIssueWrite, Some(*retry_after)))
 }
 
 fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
@@ -146,7 +137,7 @@ fn is_adf_with_text(body: &Value) -> bool {
 
 /// `GET issue/{key}/comment?startAt=&maxResults=&orderBy=` (scope `read:jira-work`).
 pub(crate) async fn comments(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
-    let (caller, site) = enter(&req, &state, "read:jira-work")?;
+    let (caller, site) = enter(&req, &state, &need::COMMENTS)?;
     let issue = visible(&req, site)?;
     let params = Params::query(&req);
     let number = |name: &str, default: usize| -> Result<usize, ApiError> {
@@ -182,10 +173,10 @@ pub(crate) async fn add_comment(
     body: web::Bytes,
     state: web::Data<Mutex<State>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (caller, site) = enter(&req, &state, "write:jira-work")?;
+    let (caller, site) = enter(&req, &state, &need::ADD_COMMENT)?;
     let issue = visible(&req, site)?;
     let mut st = lock(&state);
-    if let Some(limited) = write_limited(&mut st, issue) {
+    if let Some(limited) = write_limited(&req, &mut st, issue) {
         return Ok(limited);
     }
     let doc = json_object(&body)?.remove("body").unwrap_or(Value::Null);
@@ -215,7 +206,7 @@ fn transition_json(id: &str, name: &str, to: &super::seed_jira::Status) -> Value
 
 /// `GET issue/{key}/transitions` (scope `read:jira-work`): every status but the current one.
 pub(crate) async fn transitions(req: HttpRequest, state: web::Data<Mutex<State>>) -> Result<HttpResponse, ApiError> {
-    let (_, site) = enter(&req, &state, "read:jira-work")?;
+    let (_, site) = enter(&req, &state, &need::TRANSITIONS)?;
     let issue = visible(&req, site)?;
     let now = current(&lock(&state), issue).status.id;
     let list: Vec<Value> =
@@ -229,10 +220,10 @@ pub(crate) async fn transition(
     body: web::Bytes,
     state: web::Data<Mutex<State>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, site) = enter(&req, &state, "write:jira-work")?;
+    let (_, site) = enter(&req, &state, &need::TRANSITION)?;
     let issue = visible(&req, site)?;
     let mut st = lock(&state);
-    if let Some(limited) = write_limited(&mut st, issue) {
+    if let Some(limited) = write_limited(&req, &mut st, issue) {
         return Ok(limited);
     }
     let body = json_object(&body)?;
@@ -254,10 +245,10 @@ pub(crate) async fn assign(
     body: web::Bytes,
     state: web::Data<Mutex<State>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, site) = enter(&req, &state, "write:jira-work")?;
+    let (_, site) = enter(&req, &state, &need::ASSIGN)?;
     let issue = visible(&req, site)?;
     let mut st = lock(&state);
-    if let Some(limited) = write_limited(&mut st, issue) {
+    if let Some(limited) = write_limited(&req, &mut st, issue) {
         return Ok(limited);
     }
     let body = json_object(&body)?;

@@ -17,8 +17,10 @@
 //! (`/oauth/token`), `api` (bearer check, `/me`, accessible-resources), `jira` +
 //! `jira_json` + `jql`, `jira_write` (comments, transitions, assignee: state per issue),
 //! `jira_extra` (a large streamed attachment), `confluence`, `cql` (v1 search), `observe` (latency,
-//! faults, request log), `round_trip` (the network's delay, requests counted), `fast` (benchmark mode: API answers kept in memory), `http` (parameters,
-//! error bodies, cursors), `scopes` (known scopes and their words).
+//! faults, request log), `round_trip` (the network's delay, requests counted), `rate_limit` (429s
+//! and near-limit marks as Atlassian formats them), `fast` (benchmark mode: API answers kept in
+//! memory), `http` (parameters, error bodies, cursors), `scopes` (known scopes and their words,
+//! what each Jira endpoint accepts).
 
 mod api;
 mod auth;
@@ -34,6 +36,7 @@ mod jira_json;
 mod jira_write;
 mod jql;
 mod observe;
+mod rate_limit;
 mod round_trip;
 mod scopes;
 pub mod seed;
@@ -51,6 +54,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 
 pub use config::{ConsentMode, EmulatorConfig, Fault, LoggedRequest, RoundTrip};
+pub use rate_limit::Limit;
 pub use seed::{SeedSite, SeedUser};
 use state::{State, lock};
 
@@ -180,14 +184,28 @@ impl Emulator {
         self.with(|s| s.revoke_user_for_reuse(login));
     }
 
-    /// The next `times` requests whose path starts with `path_prefix` get `fault`.
+    /// The next `times` requests whose path starts with `path_prefix` get `fault`. A 429 is
+    /// Atlassian's burst limit; see [`Emulator::inject_limit`] for the others.
     pub fn inject(&self, path_prefix: &str, fault: Fault, times: u32) {
-        self.with(|s| s.inject(None, path_prefix, fault, times));
+        self.with(|s| s.inject(None, path_prefix, (fault, Limit::Burst), times));
     }
 
     /// Like [`Emulator::inject`], for requests with `method` (`POST`, `PUT`…) only.
     pub fn inject_on(&self, method: &str, path_prefix: &str, fault: Fault, times: u32) {
-        self.with(|s| s.inject(Some(method), path_prefix, fault, times));
+        self.with(|s| s.inject(Some(method), path_prefix, (fault, Limit::Burst), times));
+    }
+
+    /// The next `times` requests under `path_prefix` get a 429 for `limit`, with `Retry-After:
+    /// retry_after` when given (else only `X-RateLimit-Reset` says how long to wait).
+    pub fn inject_limit(&self, path_prefix: &str, limit: Limit, retry_after: Option<u64>, times: u32) {
+        self.with(|s| s.inject(None, path_prefix, (Fault { status: 429, retry_after }, limit), times));
+    }
+
+    /// Whether successful product answers (`/ex/…`) carry `X-RateLimit-NearLimit: true` from now
+    /// on, as Atlassian's do when less than 20% of the app's quota is left (see
+    /// [`EmulatorConfig::near_limit`]).
+    pub fn set_near_limit(&self, on: bool) {
+        self.with(|s| s.config.near_limit = on);
     }
 
     /// Jira's per-issue write limit: the next `times` writes to issue `key` (a comment, a

@@ -9,8 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
 
+use super::rate_limit::{self, Limit};
 use super::state::{State, lock};
 use super::token::GrantTypeTag;
 use super::{Fault, LoggedRequest};
@@ -65,9 +65,17 @@ pub(crate) async fn observe(
         st.log.push(entry);
     };
     let res = match fault {
-        Some(fault) => req.into_response(fault_response(fault)),
+        Some((fault, limit)) => {
+            let answer = fault_response(&path, fault, limit);
+            req.into_response(answer)
+        }
         None => match next.call(req).await {
-            Ok(res) => res.map_into_boxed_body(),
+            Ok(mut res) => {
+                if res.status().is_success() && path.starts_with("/ex/") && lock(&state).config.near_limit {
+                    rate_limit::mark_near_limit(res.headers_mut());
+                }
+                res.map_into_boxed_body()
+            }
             Err(err) => {
                 log(err.as_response_error().status_code(), None);
                 return Err(err);
@@ -79,28 +87,17 @@ pub(crate) async fn observe(
     Ok(res)
 }
 
-/// The gateway's answer for an injected fault. 429 carries Atlassian's rate-limit
-/// headers; 429 and 503 carry `Retry-After` when the fault has one.
-fn fault_response(fault: Fault) -> HttpResponse {
+/// The gateway's answer for an injected fault. A 429 is Atlassian's, headers and all
+/// (`rate_limit`); any other status carries `Retry-After` when the fault has one.
+fn fault_response(path: &str, fault: Fault, limit: Limit) -> HttpResponse {
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return rate_limit::too_many_requests(path, limit, fault.retry_after);
+    }
     let mut res = HttpResponse::build(status);
     if let Some(seconds) = fault.retry_after {
         res.insert_header(("Retry-After", seconds.to_string()));
     }
-    let message = match status {
-        StatusCode::TOO_MANY_REQUESTS => {
-            let wait = i64::try_from(fault.retry_after.unwrap_or(60)).unwrap_or(i64::MAX);
-            let reset = time::OffsetDateTime::now_utc()
-                .checked_add(time::Duration::seconds(wait))
-                .and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_default();
-            res.insert_header(("X-RateLimit-Limit", "100"))
-                .insert_header(("X-RateLimit-Remaining", "0"))
-                .insert_header(("X-RateLimit-Reset", reset))
-                .insert_header(("RateLimit-Reason", "jira-burst-based"));
-            "Rate limit exceeded.".to_owned()
-        }
-        _ => status.canonical_reason().unwrap_or("Error").to_owned(),
-    };
+    let message = status.canonical_reason().unwrap_or("Error");
     res.json(json!({"code": status.as_u16(), "message": message}))
 }

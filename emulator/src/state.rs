@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::rate_limit::Limit;
 use super::{EmulatorConfig, Fault, LoggedRequest};
 
 /// The shared state, behind one std mutex that is never held across an `.await`.
@@ -101,6 +102,8 @@ struct FaultRule {
     method: Option<String>,
     prefix: String,
     fault: Fault,
+    /// Which limit a 429 is about (its `RateLimit-Reason`).
+    limit: Limit,
     remaining: u32,
 }
 
@@ -170,20 +173,21 @@ impl State {
         }
     }
 
-    pub(crate) fn inject(&mut self, method: Option<&str>, prefix: &str, fault: Fault, times: u32) {
+    pub(crate) fn inject(&mut self, method: Option<&str>, prefix: &str, fault: (Fault, Limit), times: u32) {
         if times > 0 {
             let prefix = prefix.to_owned();
             let method = method.map(str::to_ascii_uppercase);
-            self.faults.push(FaultRule { method, prefix, fault, remaining: times });
+            let (fault, limit) = fault;
+            self.faults.push(FaultRule { method, prefix, fault, limit, remaining: times });
         }
     }
 
     /// Takes one use of the first pending fault whose method and prefix match.
-    pub(crate) fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
+    pub(crate) fn take_fault(&mut self, method: &str, path: &str) -> Option<(Fault, Limit)> {
         let applies = |r: &FaultRule| path.starts_with(&r.prefix) && r.method.as_deref().is_none_or(|m| m == method);
         let index = self.faults.iter().position(applies)?;
         let rule = &mut self.faults[index];
-        let fault = rule.fault;
+        let fault = (rule.fault, rule.limit);
         rule.remaining -= 1;
         if rule.remaining == 0 {
             self.faults.remove(index);

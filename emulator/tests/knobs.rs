@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use support::{SECRET, body, spawn};
-use threelo_emulator::Fault;
 use threelo_emulator::seed::ids::{ACME_CLOUD_ID, ALICE, SCOPES};
+use threelo_emulator::{Fault, Limit};
 
 #[tokio::test]
 async fn injected_429s_carry_retry_after_and_rate_limit_headers_then_the_endpoint_answers() {
@@ -22,12 +22,53 @@ async fn injected_429s_carry_retry_after_and_rate_limit_headers_then_the_endpoin
         let h = res.headers();
         assert_eq!(h["retry-after"], "7");
         assert_eq!(h["x-ratelimit-remaining"], "0");
-        assert!(h.contains_key("x-ratelimit-limit") && h.contains_key("x-ratelimit-reset"));
+        assert!(h.contains_key("x-ratelimit-limit"));
         assert_eq!(h["ratelimit-reason"], "jira-burst-based");
+        assert!(!h.contains_key("x-ratelimit-nearlimit"), "a burst says nothing of the hourly quota");
+        // ISO 8601 in UTC to the second, 7 s from now: the moment the wait ends.
+        let reset = h["x-ratelimit-reset"].to_str().unwrap();
+        let at = time::OffsetDateTime::parse(reset, &time::format_description::well_known::Rfc3339).unwrap();
+        assert!(reset.ends_with('Z') && !reset.contains('.'), "{reset}");
+        let ahead = (at - time::OffsetDateTime::now_utc()).whole_seconds();
+        assert!((5..=7).contains(&ahead), "{reset} is {ahead} s ahead");
         assert_eq!(body(res).await["code"], 429);
     }
     assert_eq!(t.get(&token, &path).await.status(), StatusCode::OK);
     assert_eq!(t.get(&token, "/me").await.status(), StatusCode::OK, "other paths unaffected");
+}
+
+#[tokio::test]
+async fn quota_429s_name_the_product_and_say_the_quota_is_spent() {
+    let t = spawn().await;
+    let token = t.access_token(ALICE).await;
+    t.emu.inject_limit("/ex/jira", Limit::GlobalQuota, None, 1);
+    t.emu.inject_limit("/ex/confluence", Limit::TenantQuota, Some(30), 1);
+    let res = t.get(&token, &format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/myself")).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let h = res.headers();
+    assert!(!h.contains_key("retry-after"), "only the reset says how long");
+    assert_eq!(h["ratelimit-reason"], "jira-quota-global-based");
+    assert_eq!(h["x-ratelimit-nearlimit"], "true", "the hourly quota is what ran out");
+    let res = t.get(&token, &format!("/ex/confluence/{ACME_CLOUD_ID}/wiki/api/v2/spaces")).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["ratelimit-reason"], "confluence-quota-tenant-based");
+    assert_eq!(res.headers()["retry-after"], "30");
+}
+
+#[tokio::test]
+async fn the_near_limit_knob_marks_successful_product_answers_only() {
+    let t = spawn().await;
+    let token = t.access_token(ALICE).await;
+    let jira = format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/myself");
+    assert!(!t.get(&token, &jira).await.headers().contains_key("x-ratelimit-nearlimit"));
+    t.emu.set_near_limit(true);
+    let res = t.get(&token, &jira).await;
+    assert_eq!((res.status(), res.headers()["x-ratelimit-nearlimit"].to_str().unwrap()), (StatusCode::OK, "true"));
+    let missing = format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/issue/ACME-9999");
+    assert!(!t.get(&token, &missing).await.headers().contains_key("x-ratelimit-nearlimit"), "errors are not marked");
+    assert!(!t.get(&token, "/me").await.headers().contains_key("x-ratelimit-nearlimit"), "only the products'");
+    t.emu.set_near_limit(false);
+    assert!(!t.get(&token, &jira).await.headers().contains_key("x-ratelimit-nearlimit"));
 }
 
 #[tokio::test]

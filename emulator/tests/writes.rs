@@ -6,7 +6,10 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::json;
 use support::{body, spawn};
-use threelo_emulator::seed::ids::{ACME_CLOUD_ID, ALICE, BOB_ACCOUNT_ID, RESTRICTED_ISSUES, SCOPES, SHOWCASE_ISSUE};
+use threelo_emulator::seed::ids::{
+    ACME_CLOUD_ID, ALICE, BOB_ACCOUNT_ID, JIRA_GRANULAR_READ, JIRA_GRANULAR_WRITE, RESTRICTED_ISSUES, SCOPES,
+    SHOWCASE_ISSUE,
+};
 
 const WRITE_SCOPES: &str =
     "read:me read:jira-work write:jira-work search:confluence read:page:confluence offline_access";
@@ -29,6 +32,44 @@ async fn writes_without_write_jira_work_are_401_scope_does_not_match_and_change_
     assert_eq!(body(res).await["message"], "Unauthorized; scope does not match");
     assert!(t.emu.comments("acme", SHOWCASE_ISSUE).iter().all(|c| c != "hi"));
     assert!(SCOPES.split(' ').all(|s| s != "write:jira-work"), "the default test scopes cannot write");
+}
+
+#[tokio::test]
+async fn jira_granular_scopes_stand_in_for_the_classic_ones_per_endpoint() {
+    let t = spawn().await;
+    let scopes = format!("read:me {JIRA_GRANULAR_READ} {JIRA_GRANULAR_WRITE} offline_access");
+    let granted = t.sign_in(ALICE, &scopes).await;
+    assert_eq!(granted["scope"].as_str().map(|s| s.contains("read:jira-work")), Some(false));
+    let token = granted["access_token"].as_str().unwrap().to_owned();
+    let search = format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/search/jql?jql=project%3DACME&fields=summary");
+    assert_eq!(t.get(&token, &search).await.status(), StatusCode::OK);
+    assert_eq!(t.get(&token, &issue(SHOWCASE_ISSUE, "")).await.status(), StatusCode::OK);
+    assert_eq!(t.get(&token, &issue(SHOWCASE_ISSUE, "/comment")).await.status(), StatusCode::OK);
+    assert_eq!(t.get(&token, &issue(SHOWCASE_ISSUE, "/transitions")).await.status(), StatusCode::OK);
+    let res = t.post_json(&token, &issue(SHOWCASE_ISSUE, "/comment"), comment("granular")).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // Endpoints whose granular set the grant lacks are still a scope mismatch.
+    let myself = format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/myself");
+    assert_eq!(
+        t.get(&token, &myself).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "read:application-role:jira is missing"
+    );
+
+    // Without write:comment:jira, a comment is refused while a transition still goes through.
+    let partial = scopes.replace("write:comment:jira ", "");
+    let token = t.sign_in(ALICE, &partial).await["access_token"].as_str().unwrap().to_owned();
+    let res = t.post_json(&token, &issue(SHOWCASE_ISSUE, "/comment"), comment("refused")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body(res).await["message"], "Unauthorized; scope does not match");
+    let res = t.post_json(&token, &issue(SHOWCASE_ISSUE, "/transitions"), json!({"transition": {"id": "21"}})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Half of a set is not the set: the issue without read:status:jira is a mismatch.
+    let half = scopes.replace("read:status:jira ", "");
+    let token = t.sign_in(ALICE, &half).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(t.get(&token, &issue(SHOWCASE_ISSUE, "")).await.status(), StatusCode::UNAUTHORIZED);
+    assert!(t.emu.comments("acme", SHOWCASE_ISSUE).iter().any(|c| c == "granular"));
+    assert!(t.emu.comments("acme", SHOWCASE_ISSUE).iter().all(|c| c != "refused"));
 }
 
 #[tokio::test]
@@ -105,6 +146,9 @@ async fn the_per_issue_write_limit_answers_429_with_its_reason_and_changes_nothi
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["ratelimit-reason"], "jira-per-issue-on-write");
     assert_eq!(res.headers()["retry-after"], "9");
+    assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
+    assert!(res.headers().contains_key("x-ratelimit-reset"));
+    assert!(!res.headers().contains_key("x-ratelimit-nearlimit"), "a per-issue limit says nothing of the quota");
     assert!(t.emu.comments("acme", SHOWCASE_ISSUE).iter().all(|c| c != "limited"));
     let later = t.post_json(&token, &issue(SHOWCASE_ISSUE, "/comment"), comment("later")).await;
     assert_eq!(later.status(), StatusCode::CREATED, "only the asked-for number of writes is refused");

@@ -80,6 +80,7 @@ fn from_app_error(err: AppError) -> Refusal {
     use StatusCode as S;
     let refusal = match &err {
         AppError::NotFound => refuse(S::NOT_FOUND, "not_found", "no such site, or not one of yours"),
+        AppError::NotVisible => refuse(S::NOT_FOUND, "not_found", "it does not exist, or this account may not see it"),
         AppError::GrantEnded(_) | AppError::SignInRequired(_) => refuse(
             S::UNAUTHORIZED,
             "grant_ended",

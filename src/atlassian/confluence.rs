@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{ApiError, Atlassian};
+use crate::scopes;
 
 /// One space.
 #[derive(Clone, Debug, Deserialize)]
@@ -75,7 +76,7 @@ impl Atlassian {
     pub async fn spaces(&self, token: &SecretString, cloud_id: &str, limit: u32) -> Result<Vec<Space>, ApiError> {
         let limit = limit.min(250).to_string();
         let url = self.api(&["ex", "confluence", cloud_id, "wiki", "api", "v2", "spaces"], &[("limit", &limit)]);
-        Ok(self.get_json::<Results<Space>>(url, token, "read:space:confluence").await?.results)
+        Ok(self.get_json::<Results<Space>>(url, token, &scopes::CONFLUENCE_SPACES).await?.results)
     }
 
     /// The first `limit` pages of a space.
@@ -89,13 +90,13 @@ impl Atlassian {
         let limit = limit.min(250).to_string();
         let segments = ["ex", "confluence", cloud_id, "wiki", "api", "v2", "spaces", space_id, "pages"];
         let url = self.api(&segments, &[("limit", &limit)]);
-        Ok(self.get_json::<Results<SpacePage>>(url, token, "read:page:confluence").await?.results)
+        Ok(self.get_json::<Results<SpacePage>>(url, token, &scopes::CONFLUENCE_PAGES).await?.results)
     }
 
     /// One page with its storage-format body.
     pub async fn page(&self, token: &SecretString, cloud_id: &str, page_id: &str) -> Result<PageBody, ApiError> {
         let segments = ["ex", "confluence", cloud_id, "wiki", "api", "v2", "pages", page_id];
         let url = self.api(&segments, &[("body-format", "storage")]);
-        self.get_json(url, token, "read:page:confluence").await
+        self.get_json(url, token, &scopes::CONFLUENCE_PAGES).await
     }
 }

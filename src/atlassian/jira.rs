@@ -7,6 +7,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{ApiError, Atlassian};
+use crate::scopes;
 
 /// The JQL of "my open issues", newest first. Bounded, as `/search/jql` requires.
 pub const MY_OPEN_ISSUES: &str = "assignee = currentUser() AND resolution = Unresolved ORDER BY updated DESC";
@@ -177,7 +178,7 @@ impl Atlassian {
     /// One issue with the fields the issue page shows.
     pub async fn issue(&self, token: &SecretString, cloud_id: &str, key: &str) -> Result<IssueDetail, ApiError> {
         let url = self.api(&["ex", "jira", cloud_id, "rest", "api", "3", "issue", key], &[("fields", ISSUE_FIELDS)]);
-        self.get_json(url, token, "read:jira-work").await
+        self.get_json(url, token, &scopes::JIRA_ISSUE).await
     }
 }
 

@@ -4,6 +4,7 @@
 mod confluence;
 mod get;
 mod jira;
+mod limits;
 mod oauth;
 mod types;
 mod work;
@@ -17,14 +18,14 @@ use url::Url;
 
 pub use confluence::{PageBody, Space, SpacePage};
 pub use jira::{IssueDetail, IssueFields, IssueSummary, ListFields, SearchAnswer, SearchPage};
+pub use limits::{asked_wait, says_near_limit, watching_near_limit};
 pub use oauth::{ExchangeError, OAuth, RefreshFailure, TokenSet};
 pub use types::{Me, Site, merge_sites};
-pub use work::{
-    Comment, OPTIONAL_SCOPES, PageHit, PageHits, SEARCH_CONFLUENCE, Transition, WRITE_JIRA, WriteRefusal, WriteResult,
-};
+pub use work::{Comment, PageHit, PageHits, Transition, WriteRefusal, WriteResult};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::scopes::{self, Need};
 
 /// Why an API call failed, in the terms a page needs.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -33,14 +34,15 @@ pub enum ApiError {
     #[error("Atlassian rejected the access token")]
     Unauthorized,
     /// 401 "scope does not match": a configuration or consent problem; refreshing will not help.
-    /// Carries the scope the endpoint needs.
+    /// Carries what the endpoint needs.
     #[error("the granted scopes do not include {0}")]
-    ScopeMismatch(&'static str),
+    ScopeMismatch(&'static Need),
     #[error("Atlassian says this account may not see it")]
     Forbidden,
     #[error("Atlassian says it does not exist")]
     NotFound,
-    /// 429, or 503 with Retry-After, still so after the allowed retries.
+    /// 429, or 503 with a wait, still so after the allowed retries; `retry_after` is the wait
+    /// Atlassian asked for (`Retry-After`, else until `X-RateLimit-Reset`).
     #[error("Atlassian asked us to slow down (retry after {retry_after:?} s)")]
     RateLimited { retry_after: Option<u64> },
     #[error("Atlassian answered {0}")]
@@ -113,13 +115,13 @@ impl Atlassian {
 
     /// `GET /me`: who the user is.
     pub async fn me(&self, token: &SecretString) -> Result<Me, ApiError> {
-        self.get_json(self.api(&["me"], &[]), token, "read:me").await
+        self.get_json(self.api(&["me"], &[]), token, &scopes::ME).await
     }
 
     /// `GET /oauth/token/accessible-resources`: the sites the grant covers, one entry per site
     /// (Atlassian may list a site once per product; see [`merge_sites`]).
     pub async fn accessible_resources(&self, token: &SecretString) -> Result<Vec<Site>, ApiError> {
         let url = self.api(&["oauth", "token", "accessible-resources"], &[]);
-        self.get_json(url, token, "any").await.map(merge_sites)
+        self.get_json(url, token, &scopes::SITES).await.map(merge_sites)
     }
 }

@@ -15,18 +15,7 @@ use serde_json::{Value, json};
 use super::jira::{LIST_FIELDS, Person, SearchAnswer};
 use super::{ApiError, Atlassian};
 use crate::metrics::Product;
-
-/// The scope every Jira write needs.
-pub const WRITE_JIRA: &str = "write:jira-work";
-/// The scope of Confluence's v1 search.
-pub const SEARCH_CONFLUENCE: &str = "search:confluence";
-
-/// Scopes that are not in the default `THREELO_SCOPES` (an operator must also add them in the
-/// developer console), with the features they turn on; `check-config` lists them.
-pub const OPTIONAL_SCOPES: [(&str, &str); 2] = [
-    (WRITE_JIRA, "comments, transitions and \"Assign to me\" on the issue page"),
-    (SEARCH_CONFLUENCE, "Confluence pages in search results (Jira issues need only read:jira-work)"),
-];
+use crate::scopes;
 
 /// One comment.
 #[derive(Clone, Debug, Deserialize)]
@@ -113,8 +102,9 @@ pub enum WriteRefusal {
     /// 429 (or 503 with Retry-After); `per_issue` when Jira's limit on writes to one issue hit.
     #[error("Atlassian asked us to slow down (retry after {retry_after:?} s, per issue: {per_issue})")]
     RateLimited { retry_after: Option<u64>, per_issue: bool },
-    /// 401 "scope does not match": the grant lacks `write:jira-work`.
-    #[error("the grant lacks {WRITE_JIRA}")]
+    /// 401 "scope does not match": the grant lacks what the write needs (`write:jira-work`, or
+    /// the endpoint's granular set).
+    #[error("the grant lacks the scope for this change")]
     ScopeMissing,
     /// 403: the user may not do this in Jira.
     #[error("Atlassian says this account may not do that")]
@@ -162,7 +152,7 @@ impl Atlassian {
             query.push(("nextPageToken", page));
         }
         let url = self.api(&["ex", "jira", cloud_id, "rest", "api", "3", "search", "jql"], &query);
-        Ok(SearchAnswer::new(self.get_bytes(url, token, "read:jira-work").await?))
+        Ok(SearchAnswer::new(self.get_bytes(url, token, &scopes::JIRA_SEARCH).await?))
     }
 
     /// One page of a CQL search (Confluence v1), continuing at `cursor` when given.
@@ -180,7 +170,7 @@ impl Atlassian {
             query.push(("cursor", cursor));
         }
         let url = self.api(&["ex", "confluence", cloud_id, "wiki", "rest", "api", "search"], &query);
-        let answer: CqlAnswer = self.get_json(url, token, SEARCH_CONFLUENCE).await?;
+        let answer: CqlAnswer = self.get_json(url, token, &scopes::CONFLUENCE_SEARCH).await?;
         let next_cursor = answer.links.and_then(|l| l.next).and_then(|next| cursor_of(&next));
         Ok(PageHits { results: answer.results, next_cursor })
     }
@@ -196,7 +186,7 @@ impl Atlassian {
         let max = max.to_string();
         let segments = ["ex", "jira", cloud_id, "rest", "api", "3", "issue", key, "comment"];
         let url = self.api(&segments, &[("orderBy", "-created"), ("maxResults", &max)]);
-        let answer: Comments = self.get_json(url, token, "read:jira-work").await?;
+        let answer: Comments = self.get_json(url, token, &scopes::JIRA_COMMENTS).await?;
         let mut comments = answer.comments;
         comments.reverse();
         let total = answer.total.max(comments.len());
@@ -211,7 +201,7 @@ impl Atlassian {
         key: &str,
     ) -> Result<Vec<Transition>, ApiError> {
         let segments = ["ex", "jira", cloud_id, "rest", "api", "3", "issue", key, "transitions"];
-        let answer: Transitions = self.get_json(self.api(&segments, &[]), token, "read:jira-work").await?;
+        let answer: Transitions = self.get_json(self.api(&segments, &[]), token, &scopes::JIRA_TRANSITIONS).await?;
         Ok(answer.transitions)
     }
 
@@ -265,7 +255,7 @@ impl Atlassian {
         }
         let headers = response.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).map(str::to_owned);
-        let retry_after = header("retry-after").and_then(|v| v.parse::<u64>().ok());
+        let retry_after = super::limits::asked_wait(headers, time::OffsetDateTime::now_utc());
         let per_issue = header("ratelimit-reason").is_some_and(|r| r.contains("per-issue-on-write"));
         let scope_header = header("x-failure-category").is_some_and(|v| v == "FAILURE_CLIENT_SCOPE_CHECK");
         let text = response.text().await.unwrap_or_default();

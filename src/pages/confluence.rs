@@ -61,12 +61,7 @@ pub async fn spaces(path: web::Path<String>, user: OnBehalf, urls: web::Data<Url
             },
         });
     }
-    html(SpacesPage {
-        urls: &urls,
-        chrome: Chrome::new(user.session_data(), Some(cloud_id.as_str())),
-        site,
-        spaces: sections,
-    })
+    html(SpacesPage { urls: &urls, chrome: Chrome::for_user(&user, Some(cloud_id.as_str())), site, spaces: sections })
 }
 
 #[derive(Template)]
@@ -95,7 +90,7 @@ pub async fn page(
     let found = user.call(target, |api, token| async move { api.page(&token, id, page_text).await }).await?;
     html(PageView {
         urls: &urls,
-        chrome: Chrome::new(user.session_data(), Some(cloud_id.as_str())),
+        chrome: Chrome::for_user(&user, Some(cloud_id.as_str())),
         site,
         body_html: sanitize_storage(found.storage()),
         version: found.version.as_ref().map(|v| v.number),

@@ -85,7 +85,7 @@ async fn dashboard(user: OnBehalf, urls: &Urls) -> Result<HttpResponse, AppError
         };
         jira_sites.push(section);
     }
-    html(Dashboard { urls, chrome: Chrome::new(user.session_data(), None), site_count, jira_sites })
+    html(Dashboard { urls, chrome: Chrome::for_user(&user, None), site_count, jira_sites })
 }
 
 /// A one-line explanation of why a site's issues are missing.

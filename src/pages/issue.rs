@@ -1,27 +1,32 @@
 //! `GET /sites/{cloudId}/jira/issues/{key}`: one issue, its description and comments rendered from
-//! ADF by our own renderer, and, when the grant has `write:jira-work`, a comment form, the
-//! transitions the issue can take and "Assign to me" (the writes are in `issue_actions.rs`). When
-//! the operator configured `write:jira-work` after the user signed in, the page offers one button
-//! to allow it instead; reading keeps working meanwhile.
+//! ADF by our own renderer, and, each when the grant allows it (`write:jira-work`, or the granular
+//! scopes of that write: `crate::scopes`), a comment form, the transitions the issue can take and
+//! "Assign to me" (the writes are in `issue_actions.rs`). When the operator configured them after
+//! the user signed in, the page offers one button to allow them instead; reading keeps working
+//! meanwhile. When the operator configured only part of a write's granular set, the page says
+//! which scopes are missing.
 //!
-//! The issue is fetched first (a 404 or 403 there is the page's answer); comments and transitions
-//! are fetched together after it, and a failure of either is a notice on the page, not an error.
+//! The issue is fetched first (a 404 or 403 there is the page's answer: Jira answers 404 for an
+//! issue the user may not see as for one that does not exist, so the page says "not found, or
+//! not yours to see"); comments and transitions are fetched together after it, and a failure of
+//! either is a notice on the page, not an error.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
-use crate::atlassian::{Comment, Site, Transition, WRITE_JIRA};
+use crate::atlassian::{Comment, Site, Transition};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{CloudId, IssueKey};
 use crate::nonce;
 use crate::on_behalf::{OnBehalf, Product};
-use crate::pages::grant::{Access, Offer, access};
+use crate::pages::grant::{Access, Offer, access, off_for_want_of};
 use crate::pages::issue_row::short_time;
 use crate::pages::{Chrome, html_status};
 use crate::rate_limits::Target;
 use crate::render::{adf_json_to_html, adf_to_html};
+use crate::scopes::Feature;
 use crate::urls::Urls;
 
 /// The newest comments shown on the page.
@@ -87,12 +92,15 @@ struct IssuePage<'a> {
     comments_notice: Option<&'static str>,
     /// The forms' one-time nonce (each form its own).
     comment_nonce: String,
-    can_write: bool,
+    can_comment: bool,
+    /// Why the comment form is missing, when the configured scopes hold part of its granular set.
+    comment_off: Option<String>,
+    can_transition: bool,
     transitions: Vec<(TransitionView, String)>,
     transitions_notice: Option<&'static str>,
     /// "Assign to me": its nonce, when the issue is not assigned to the user already.
     assign_nonce: Option<String>,
-    /// One button to allow `write:jira-work`, when the operator configured it after sign-in.
+    /// One button to allow the writes, when the operator configured them after sign-in.
     offer: Option<Offer>,
     failure: Option<Failure>,
     draft: String,
@@ -110,13 +118,22 @@ pub async fn render(
 ) -> Result<HttpResponse, AppError> {
     let (id, key_text) = (cloud_id.as_str(), key.as_str());
     let jira = Target { product: Product::Jira, site: id };
-    let detail = user.call(jira, |api, token| async move { api.issue(&token, id, key_text).await }).await?;
-    let write = access(&settings.scopes, &user.granted_scopes(), WRITE_JIRA);
-    let can_write = write == Access::Granted;
+    let detail = match user.call(jira, |api, token| async move { api.issue(&token, id, key_text).await }).await {
+        Err(AppError::NotFound) => {
+            // Or the site is gone: its list is read again on a later page (at most once).
+            user.recheck_sites()?;
+            return Err(AppError::NotVisible);
+        }
+        other => other?,
+    };
+    let granted = user.granted_scopes();
+    let [comment, transition, assign] =
+        [Feature::Comment, Feature::Transition, Feature::Assign].map(|f| access(&settings.scopes, &granted, f));
+    let (can_comment, can_transition) = (comment == Access::Granted, transition == Access::Granted);
     let comments =
         user.call(jira, |api, token| async move { api.comments(&token, id, key_text, COMMENTS_SHOWN).await });
     let transitions = async {
-        if can_write {
+        if can_transition {
             Some(user.call(jira, |api, token| async move { api.transitions(&token, id, key_text).await }).await)
         } else {
             None
@@ -166,8 +183,8 @@ pub async fn render(
         ("Updated", name(Some(short_time(fields.updated.as_deref())))),
     ];
     let description_html = fields.description.as_deref().map(|raw| adf_json_to_html(raw.get())).unwrap_or_default();
-    let chrome = Chrome::new(user.session_data(), Some(cloud_id.as_str()));
-    let offer = (write == Access::Offer).then(|| Offer {
+    let chrome = Chrome::for_user(user, Some(cloud_id.as_str()));
+    let offer = [comment, transition, assign].contains(&Access::Offer).then(|| Offer {
         action: urls.consent(),
         return_to: urls.issue(cloud_id.as_str(), key.as_str()),
         csrf: chrome.csrf.clone(),
@@ -189,10 +206,17 @@ pub async fn render(
             older_comments,
             comments_notice,
             comment_nonce: nonce::fresh(),
-            can_write,
+            can_comment,
+            comment_off: off_for_want_of(&settings.scopes, Feature::Comment).map(|missing| {
+                format!(
+                    "Comments cannot be posted from threelo: the scopes it is set up with lack {}. The people who run threelo can add them to THREELO_SCOPES and to the app in Atlassian's developer console.",
+                    missing.join(" ")
+                )
+            }),
+            can_transition,
             transitions,
             transitions_notice,
-            assign_nonce: (can_write && !assigned_to_me).then(nonce::fresh),
+            assign_nonce: (assign == Access::Granted && !assigned_to_me).then(nonce::fresh),
             offer,
             failure,
             draft,

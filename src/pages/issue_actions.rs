@@ -3,10 +3,11 @@
 //! `POST …/issues/{key}/assignee` (form: `csrf`, `nonce`: assigns the issue to the user).
 //!
 //! Each one, in this order: the CSRF checks (`CsrfForm`); the site and key; the form's own checks
-//! (nothing typed: no call); the grant must hold `write:jira-work` (else the page offers to allow
-//! it, no call); the account's budget of writes (`nonce::WRITES`); the nonce is claimed
-//! (`nonce.rs`: a nonce seen before answers the same 303 with no call at all, a form past its
-//! life is shown again); then exactly one write to Jira, never repeated. Success is a 303 back to the
+//! (nothing typed: no call); the grant must allow the write (`write:jira-work` or its granular
+//! scopes, `crate::scopes`; else the page says what is missing, or offers to allow it; no call);
+//! the account's budget of writes (`nonce::WRITES`); the nonce is claimed (`nonce.rs`: a nonce
+//! seen before answers the same 303 with no call at all, a form past its life is shown again);
+//! then exactly one write to Jira, never repeated. Success is a 303 back to the
 //! issue. A refusal re-renders the issue page with what happened, what to do, and the comment as
 //! typed, under a 4xx/5xx status and without a redirect (a redirect would lose the text).
 
@@ -15,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::atlassian::{Site, WRITE_JIRA, WriteRefusal, WriteResult};
+use crate::atlassian::{Site, WriteRefusal, WriteResult};
 use crate::clock::unix_now;
 use crate::config::Settings;
 use crate::error::AppError;
@@ -25,6 +26,7 @@ use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::grant::{Access, access};
 use crate::pages::issue::{Failure, is_transition_id, render};
 use crate::rate_limits::Target as Budget;
+use crate::scopes::Feature;
 use crate::session::CsrfForm;
 use crate::store::Kv;
 use crate::urls::Urls;
@@ -96,9 +98,17 @@ async fn target(
     Ok(Subject { user, site, cloud_id, key })
 }
 
-/// How the page explains a refusal, for a write described by `what` ("The comment was not
-/// posted", …).
-fn explain(refusal: &WriteRefusal, what: &str, draft: String) -> Failure {
+/// One kind of write: the feature it belongs to, and the words for its failure ("Your comment was
+/// not posted", …).
+#[derive(Clone, Copy)]
+struct Action {
+    feature: Feature,
+    what: &'static str,
+}
+
+/// How the page explains a refusal of `action`; `granted` are the grant's scopes.
+fn explain(refusal: &WriteRefusal, action: Action, granted: &[String], draft: String) -> Failure {
+    let what = action.what;
     let (status, what, then) = match refusal {
         WriteRefusal::RateLimited { retry_after, per_issue: true } => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -112,7 +122,10 @@ fn explain(refusal: &WriteRefusal, what: &str, draft: String) -> Failure {
         ),
         WriteRefusal::ScopeMissing => (
             StatusCode::FORBIDDEN,
-            format!("{what}: Atlassian has not given threelo permission to change issues ({WRITE_JIRA})."),
+            format!(
+                "{what}: Atlassian has not given threelo permission for this ({} is missing).",
+                action.feature.lacking(granted).join(" ")
+            ),
             "Nothing was changed. Allow it with the button on this page, or ask the people who run threelo to add the permission.".to_owned(),
         ),
         WriteRefusal::Forbidden => (
@@ -155,7 +168,7 @@ fn explain(refusal: &WriteRefusal, what: &str, draft: String) -> Failure {
 async fn write_once<F, Fut>(
     t: Subject,
     nonce: Option<String>,
-    what: &str,
+    action: Action,
     draft: String,
     kv: &Kv,
     settings: &Settings,
@@ -167,14 +180,15 @@ where
     Fut: Future<Output = WriteResult>,
 {
     let back = urls.issue(t.cloud_id.as_str(), t.key.as_str());
-    if access(&settings.scopes, &t.user.granted_scopes(), WRITE_JIRA) != Access::Granted {
-        let failure = explain(&WriteRefusal::ScopeMissing, what, draft);
+    let granted = t.user.granted_scopes();
+    if access(&settings.scopes, &granted, action.feature) != Access::Granted {
+        let failure = explain(&WriteRefusal::ScopeMissing, action, &granted, draft);
         return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
     }
     let nonce = nonce.ok_or(AppError::BadRequest("the form has no nonce"))?;
     let nonces = Nonces::new(kv);
     let account_id = t.user.session_data().user.account_id;
-    let now = unix_now();
+    let (now, what) = (unix_now(), action.what);
     // Before the claim, so a script of POSTs cannot store more than the budget's nonce keys.
     if let Some(wait) = WRITES.spend(kv, &account_id, now).await? {
         let failure = Failure {
@@ -224,7 +238,7 @@ where
             if refusal.nothing_changed() {
                 nonces.release(&account_id, &nonce).await?;
             }
-            let failure = explain(&refusal, what, draft);
+            let failure = explain(&refusal, action, &granted, draft);
             render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await
         }
     }
@@ -243,6 +257,7 @@ pub async fn add_comment(
     let t = target(&req, signed_in, path.into_inner()).await?;
     let draft = form.body.unwrap_or_default();
     const WHAT: &str = "Your comment was not posted";
+    let action = Action { feature: Feature::Comment, what: WHAT };
     let refuse = |message: &str| Failure {
         status: StatusCode::BAD_REQUEST,
         what: format!("{WHAT}: {message}"),
@@ -259,7 +274,7 @@ pub async fn add_comment(
     };
     let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
     let (cloud_id, key, adf) = (&cloud_id, &key, &adf);
-    write_once(t, form.nonce, WHAT, draft.clone(), &kv, &settings, &urls, |api, token| async move {
+    write_once(t, form.nonce, action, draft.clone(), &kv, &settings, &urls, |api, token| async move {
         api.add_comment(&token, cloud_id, key, adf).await
     })
     .await
@@ -280,8 +295,8 @@ pub async fn transition(
         form.transition.filter(|id| is_transition_id(id)).ok_or(AppError::BadRequest("no transition was named"))?;
     let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
     let (cloud_id, key, id) = (&cloud_id, &key, &id);
-    let what = "The issue was not moved";
-    write_once(t, form.nonce, what, String::new(), &kv, &settings, &urls, |api, token| async move {
+    let action = Action { feature: Feature::Transition, what: "The issue was not moved" };
+    write_once(t, form.nonce, action, String::new(), &kv, &settings, &urls, |api, token| async move {
         api.transition(&token, cloud_id, key, id).await
     })
     .await
@@ -301,8 +316,8 @@ pub async fn assign_to_me(
     let t = target(&req, signed_in, path.into_inner()).await?;
     let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
     let (cloud_id, key, account_id) = (&cloud_id, &key, &account_id);
-    let what = "The issue was not assigned to you";
-    write_once(t, form.nonce, what, String::new(), &kv, &settings, &urls, |api, token| async move {
+    let action = Action { feature: Feature::Assign, what: "The issue was not assigned to you" };
+    write_once(t, form.nonce, action, String::new(), &kv, &settings, &urls, |api, token| async move {
         api.assign(&token, cloud_id, key, account_id).await
     })
     .await

@@ -75,6 +75,6 @@ pub async fn issues(
         other => other?,
     };
     let found = decoded(answer.page())?;
-    let chrome = Chrome::new(user.session_data(), Some(cloud_id.as_str()));
+    let chrome = Chrome::for_user(&user, Some(cloud_id.as_str()));
     html(IssuesPage::new(&urls, chrome, site, found, page.as_ref()))
 }

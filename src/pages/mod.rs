@@ -21,6 +21,7 @@ pub use static_files::{favicon_ico, stylesheet};
 
 use crate::atlassian::Site;
 use crate::error::AppError;
+use crate::on_behalf::OnBehalf;
 use crate::session::{SessionData, User};
 
 /// What every signed-in page's header needs: who, the sign-out form's token, the site switcher.
@@ -32,6 +33,9 @@ pub struct Chrome {
     pub current_site: Option<String>,
     /// What the header's search box shows (the search page's own text).
     pub query: String,
+    /// The site whose quota Atlassian said is nearly spent, by name, when an answer to this
+    /// page said so: a notice, not an error.
+    pub quota_notice: Option<String>,
 }
 
 impl Chrome {
@@ -42,7 +46,24 @@ impl Chrome {
             sites: signed_in.sites,
             current_site: current_site.map(str::to_owned),
             query: String::new(),
+            quota_notice: None,
         }
+    }
+
+    /// The header of a page built from Atlassian's answers to `user`: as [`Chrome::new`], with
+    /// the notice when one of those answers said the app's quota is nearly spent.
+    pub fn for_user(user: &OnBehalf, current_site: Option<&str>) -> Chrome {
+        let mut chrome = Chrome::new(user.session_data(), current_site);
+        chrome.note_quota(user);
+        chrome
+    }
+
+    /// Takes up the notice from the answers `user` received so far (for a header built early).
+    pub fn note_quota(&mut self, user: &OnBehalf) {
+        self.quota_notice = user.quota_nearly_spent().map(|cloud_id| {
+            let site = self.sites.iter().find(|s| s.id == cloud_id);
+            site.map_or_else(|| "your Atlassian sites".to_owned(), |s| s.name.clone())
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use futures_util::future::join_all;
 
-use crate::atlassian::{PageHit, SEARCH_CONFLUENCE, Site};
+use crate::atlassian::{PageHit, Site};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{CloudId, PageId, PageToken};
@@ -23,6 +23,7 @@ use crate::pages::issue_row::IssueRow;
 use crate::pages::{Chrome, html_status};
 use crate::query::single_param;
 use crate::rate_limits::Target;
+use crate::scopes::Feature;
 use crate::search_text::{MAX_CHARS, SearchText, SearchTextError};
 use crate::urls::Urls;
 
@@ -123,9 +124,9 @@ pub async fn search(
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     let raw = single_param(req.query_string(), "q")?.unwrap_or_default();
-    let mut chrome = Chrome::new(user.session_data(), None);
+    let mut chrome = Chrome::for_user(&user, None);
     chrome.query = raw.chars().take(MAX_CHARS * 2).collect();
-    let confluence = access(&settings.scopes, &user.granted_scopes(), SEARCH_CONFLUENCE);
+    let confluence = access(&settings.scopes, &user.granted_scopes(), Feature::PageSearch);
     let offer = (confluence == Access::Offer).then(|| Offer {
         action: urls.consent(),
         return_to: urls.search_for(raw.trim()),
@@ -220,6 +221,7 @@ pub async fn search(
         issue_answers.push(issues);
         page_answers.push(pages);
     }
+    chrome.note_quota(&user);
     let mut results = Vec::new();
     for ((site, issues), pages) in sites.into_iter().zip(&issue_answers).zip(page_answers) {
         let mut section = SiteResults {

@@ -20,5 +20,5 @@ struct SitesPage<'a> {
 #[get("/sites")]
 pub async fn sites(user: OnBehalf, urls: web::Data<Urls>) -> Result<HttpResponse, AppError> {
     let sites = user.sites().await?;
-    html(SitesPage { urls: &urls, chrome: Chrome::new(user.session_data(), None), sites })
+    html(SitesPage { urls: &urls, chrome: Chrome::for_user(&user, None), sites })
 }

@@ -240,6 +240,17 @@ pub fn csrf_of(page: &str) -> String {
     page[start..].split('"').next().expect("a closing quote").to_owned()
 }
 
+/// The value of hidden field `name` in the first form of `page` that posts to `action`.
+pub fn form_field(page: &str, action: &str, name: &str) -> String {
+    let form = page.split("<form").find(|f| f.contains(&format!("action=\"{action}\""))).unwrap_or_else(|| {
+        panic!("no form posting to {action} in the page:\n{page}");
+    });
+    let form = form.split("</form>").next().expect("the form");
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = form.find(&marker).unwrap_or_else(|| panic!("no {name} in the form to {action}")) + marker.len();
+    form[start..].split('"').next().expect("a closing quote").to_owned()
+}
+
 /// The Location header.
 pub fn location(headers: &HeaderMap) -> String {
     headers.get(LOCATION).expect("a Location header").to_str().expect("ASCII Location").to_owned()

@@ -49,7 +49,8 @@ pub const SCRIPT_ISSUE: &str = "ACME-2";
 pub const IMG_ISSUE: &str = "ACME-3";
 /// Emoji and accents in the summary.
 pub const UNICODE_ISSUE: &str = "ACME-4";
-/// Behind an issue security level no seed user belongs to: 403 on GET, never in a search.
+/// Behind an issue security level no seed user belongs to: 404 on GET (as an issue that does
+/// not exist), never in a search.
 pub const RESTRICTED_ISSUES: [&str; 2] = ["ACME-13", "ACME-88"];
 /// The first issue on `beta`.
 pub const BETA_ISSUE: &str = "BETA-1";
@@ -85,6 +86,18 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 pub const SCOPES: &str =
     "read:me read:jira-work read:jira-user read:space:confluence read:page:confluence offline_access";
 
+/// Jira's granular scopes that stand in for `read:jira-work` on what threelo reads: the issue
+/// search (`GET search/jql`), an issue, its comments and its transitions (as Atlassian's
+/// OpenAPI spec lists them per endpoint), space-separated.
+pub const JIRA_GRANULAR_READ: &str = "read:issue-details:jira read:audit-log:jira read:avatar:jira \
+read:field-configuration:jira read:issue-meta:jira read:issue-security-level:jira read:issue.vote:jira \
+read:issue.changelog:jira read:issue:jira read:status:jira read:user:jira read:comment:jira \
+read:comment.property:jira read:group:jira read:project:jira read:project-role:jira read:issue.transition:jira";
+/// Jira's granular scopes that stand in for `write:jira-work` on threelo's writes: a comment
+/// (`write:comment:jira`), a transition and the assignee (`write:issue:jira`,
+/// `write:issue.property:jira`), space-separated.
+pub const JIRA_GRANULAR_WRITE: &str = "write:comment:jira write:issue:jira write:issue.property:jira";
+
 /// The id of an attachment on every Jira site whose content is large (for streaming tests):
 /// [`LARGE_ATTACHMENT_BYTES`] bytes, the last chunk held back for [`LARGE_ATTACHMENT_STALL_MS`].
 pub const LARGE_ATTACHMENT: &str = "10001";
@@ -103,6 +116,8 @@ mod tests {
             [READ_ME, READ_JIRA_WORK, READ_JIRA_USER, READ_SPACE_CONFLUENCE, READ_PAGE_CONFLUENCE, OFFLINE_ACCESS];
         assert_eq!(SCOPES, each.join(" "));
         assert!(each.iter().all(|s| crate::scopes::is_known(s)));
+        let granular = format!("{JIRA_GRANULAR_READ} {JIRA_GRANULAR_WRITE}");
+        assert!(granular.split(' ').all(|s| crate::scopes::is_known(s) && s.ends_with(":jira")), "{granular}");
     }
 
     #[test]
