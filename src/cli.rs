@@ -29,7 +29,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// The most `demo --latency` or `--jitter` accepts: past 10 s every page would time out.
+/// The most `demo --latency` or `--jitter` accepts (each): beyond, pages would time out.
 const MAX_DEMO_DELAY_MS: u64 = 10_000;
 
 /// What the command line asked for.

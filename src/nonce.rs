@@ -28,11 +28,14 @@ pub const WRITES: Budget = Budget { name: "writes", calls: 30, secs: 60 };
 /// A form "made" further ahead than this (a clock apart between instances) is malformed.
 const CLOCK_SKEW_SECS: i64 = 300;
 
-/// A nonce as forms carry it: `{unix seconds}_{random}`, URL-safe, 16 to 64 characters.
+/// A claim is kept this long: past the form's life, plus the clock skew a form may carry, so a
+/// form is refused as aged before its claim can expire.
+const CLAIM_TTL: Duration = Duration::from_secs(FORM_LIFE.as_secs() + CLOCK_SKEW_SECS as u64 + 60);
+
+/// A nonce as forms carry it: URL-safe, 16 to 64 characters; `{unix seconds}_{random}` when made
+/// by this version (older forms carry a random token alone).
 pub fn is_well_formed(nonce: &str) -> bool {
-    (16..=64).contains(&nonce.len())
-        && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && issued_at(nonce).is_some()
+    (16..=64).contains(&nonce.len()) && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// When the form carrying `nonce` was made.
@@ -74,19 +77,21 @@ impl<'a> Nonces<'a> {
         format!("{KEY_PREFIX}nonce:{account_id}:{nonce}")
     }
 
-    /// Claims `nonce` for `account_id` at `now` (unix seconds). A malformed nonce, or one made
-    /// in the future, is a bad request.
+    /// Claims `nonce` for `account_id` at `now` (unix seconds). A malformed nonce is a bad
+    /// request; one with no time (a form from before an upgrade) or made further ahead than
+    /// clocks drift is shown again like an aged form, so the typed text is kept.
     pub async fn claim(&self, account_id: &str, nonce: &str, now: i64) -> Result<Claim, AppError> {
-        let issued = issued_at(nonce).filter(|_| is_well_formed(nonce));
-        let Some(issued) = issued.filter(|at| *at <= now + CLOCK_SKEW_SECS) else {
+        if !is_well_formed(nonce) {
             return Err(AppError::BadRequest("the form's nonce is malformed"));
-        };
-        if now - issued > FORM_LIFE.as_secs() as i64 {
+        }
+        let fresh =
+            issued_at(nonce).is_some_and(|at| at <= now + CLOCK_SKEW_SECS && now - at <= FORM_LIFE.as_secs() as i64);
+        if !fresh {
             return Ok(Claim::Aged);
         }
         // The holder value is unique per attempt: `set_nx` also says yes when the same call ran
         // twice on a dead connection, never to another request.
-        let first = self.kv.set_nx(&Self::key(account_id, nonce), &random_token(16), FORM_LIFE).await?;
+        let first = self.kv.set_nx(&Self::key(account_id, nonce), &random_token(16), CLAIM_TTL).await?;
         Ok(if first { Claim::First } else { Claim::Again })
     }
 
@@ -107,9 +112,10 @@ mod tests {
         assert!(!is_well_formed("short"));
         assert!(!is_well_formed("with spaces and more than sixteen"));
         assert!(!is_well_formed(&"a".repeat(65)));
-        assert!(!is_well_formed(&"a".repeat(40)), "no time");
-        assert!(!is_well_formed("_aaaaaaaaaaaaaaaaaaaaaaaa"), "an empty time");
-        assert!(!is_well_formed("99999999999999_aaaaaaaaaaaaaaaaaaaaaa"), "a time past any year we meet");
+        assert!(is_well_formed(&"a".repeat(40)), "a form from before the upgrade");
+        assert_eq!(issued_at(&"a".repeat(40)), None, "has no time");
+        assert_eq!(issued_at("_aaaaaaaaaaaaaaaaaaaaaaaa"), None, "an empty time");
+        assert_eq!(issued_at("99999999999999_aaaaaaaaaaaaaaaaaaaaaa"), None, "a time past any year we meet");
         assert!(!is_well_formed("a:b:c:d:e:f:g:h:i:j"), "no key separators");
     }
 
@@ -134,7 +140,9 @@ mod tests {
         let nonce = format!("{made}_{}", random_token(16));
         let life = FORM_LIFE.as_secs() as i64;
         assert_eq!(nonces.claim("acc", &nonce, made + life + 1).await.unwrap(), Claim::Aged);
-        assert!(matches!(nonces.claim("acc", &nonce, made - 3600).await, Err(AppError::BadRequest(_))));
+        assert_eq!(nonces.claim("acc", &nonce, made - 3600).await.unwrap(), Claim::Aged, "from the future");
+        assert_eq!(nonces.claim("acc", &random_token(16), made).await.unwrap(), Claim::Aged, "from before the upgrade");
         assert_eq!(nonces.claim("acc", &nonce, made + life).await.unwrap(), Claim::First);
+        assert!(CLAIM_TTL.as_secs() as i64 > life + CLOCK_SKEW_SECS, "the claim outlives the form, skew and all");
     }
 }

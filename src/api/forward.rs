@@ -153,11 +153,11 @@ impl Answer {
     /// How long Atlassian asked to wait: a 429 (30 s when it says nothing usable), or a 503 with a
     /// wait (`Retry-After`, else until `X-RateLimit-Reset`); capped as pages cap it.
     pub fn asks_to_wait(&self) -> Option<u64> {
-        let headers = match self {
-            Answer::Streaming(response) => response.headers(),
-            Answer::Buffered { headers, .. } => headers,
+        let (status, headers) = match self {
+            Answer::Streaming(response) => (response.status(), response.headers()),
+            Answer::Buffered { status, headers, .. } => (*status, headers),
         };
-        let retry_after = crate::atlassian::asked_wait(headers, time::OffsetDateTime::now_utc());
+        let retry_after = crate::atlassian::asked_wait(status, headers, time::OffsetDateTime::now_utc());
         let secs = match (self.status(), retry_after) {
             (429, after) => after.unwrap_or(30),
             (503, Some(after)) => after,

@@ -128,7 +128,7 @@ async fn fetch(
     }
     let headers = response.headers();
     let scope_header = headers.get("x-failure-category").is_some_and(|v| v.as_bytes() == b"FAILURE_CLIENT_SCOPE_CHECK");
-    let retry_after = asked_wait(headers, time::OffsetDateTime::now_utc());
+    let retry_after = asked_wait(status, headers, time::OffsetDateTime::now_utc());
     let body = response.text().await.unwrap_or_default();
     let scope_mismatch = scope_header || body.contains("scope does not match");
     Err(classify_status(status, scope_mismatch.then_some(need), retry_after))

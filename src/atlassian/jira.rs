@@ -97,6 +97,21 @@ impl SearchAnswer {
     }
 }
 
+/// A string of the answer, borrowed unless JSON escapes had to be undone. (serde borrows a
+/// `Cow<str>` field only when it is the field's whole type: inside an `Option` it would always
+/// copy, hence this wrapper.)
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A name-only object (a priority, an issue type), borrowed from the answer.
 #[derive(Debug, Default, Deserialize)]
 pub struct NameRef<'a> {
@@ -125,7 +140,7 @@ pub struct ListCategory<'a> {
 #[serde(default)]
 pub struct ListFields<'a> {
     #[serde(borrow)]
-    pub summary: Option<Cow<'a, str>>,
+    pub summary: Option<Text<'a>>,
     #[serde(borrow)]
     pub status: Option<ListStatus<'a>>,
     #[serde(borrow)]
@@ -133,7 +148,7 @@ pub struct ListFields<'a> {
     #[serde(borrow)]
     pub issuetype: Option<NameRef<'a>>,
     #[serde(borrow)]
-    pub updated: Option<Cow<'a, str>>,
+    pub updated: Option<Text<'a>>,
 }
 
 /// One issue of a search result.
@@ -152,7 +167,7 @@ pub struct SearchPage<'a> {
     #[serde(default, borrow)]
     pub issues: Vec<IssueSummary<'a>>,
     #[serde(default, rename = "nextPageToken", borrow)]
-    pub next_page_token: Option<Cow<'a, str>>,
+    pub next_page_token: Option<Text<'a>>,
 }
 
 /// `GET /issue/{key}`.
@@ -189,19 +204,21 @@ mod tests {
     #[test]
     fn a_search_answer_borrows_plain_text_and_unescapes_the_rest() {
         let body = r#"{"issues":[{"key":"ACME-1","fields":{"summary":"Say \"hi\"","status":{"name":"To Do",
-            "statusCategory":{"key":"new"}},"updated":"2026-11-20T10:15:30.000+0000"}},{"key":"ACME-2","fields":null}],
-            "nextPageToken":"abc"}"#;
+            "statusCategory":{"key":"new"}},"updated":"2026-11-20T10:15:30.000+0000"}},{"key":"ACME-2","fields":null},
+            {"key":"ACME-3","fields":{"summary":"Plain"}}],"nextPageToken":"abc"}"#;
         let answer = SearchAnswer::new(Bytes::from(body));
         let page = answer.page().expect("parses");
-        assert_eq!(page.issues.len(), 2);
+        assert_eq!(page.issues.len(), 3);
         let first = &page.issues[0];
         assert!(matches!(first.key, Cow::Borrowed("ACME-1")));
         let fields = first.fields.as_ref().expect("fields");
-        assert_eq!(fields.summary.as_deref(), Some("Say \"hi\""));
-        assert!(matches!(fields.summary, Some(Cow::Owned(_))), "unescaped text is owned");
+        assert!(matches!(&fields.summary, Some(Text(Cow::Owned(text))) if text == "Say \"hi\""), "unescaped: owned");
+        assert!(matches!(&fields.updated, Some(Text(Cow::Borrowed(_)))), "plain text is borrowed");
+        let third = page.issues[2].fields.as_ref().and_then(|f| f.summary.as_ref());
+        assert!(matches!(third, Some(Text(Cow::Borrowed("Plain")))), "an optional field borrows too: {third:?}");
         assert_eq!(fields.status.as_ref().and_then(|s| s.category.as_ref()).map(|c| c.key.as_ref()), Some("new"));
         assert!(page.issues[1].fields.is_none(), "null fields are no fields");
-        assert_eq!(page.next_page_token.as_deref(), Some("abc"));
+        assert!(matches!(page.next_page_token, Some(Text(Cow::Borrowed("abc")))));
     }
 
     #[test]

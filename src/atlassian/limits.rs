@@ -16,6 +16,7 @@
 use std::cell::Cell;
 use std::future::Future;
 
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use time::OffsetDateTime;
 use time::format_description::well_known::Iso8601;
@@ -27,11 +28,16 @@ tokio::task_local! {
     static NEAR_LIMIT: Cell<bool>;
 }
 
-/// How long Atlassian asks to wait, in seconds (at most [`MAX_WAIT_SECS`]), if it says.
-pub fn asked_wait(headers: &HeaderMap, now: OffsetDateTime) -> Option<u64> {
+/// How long Atlassian asks to wait, in seconds (at most [`MAX_WAIT_SECS`]), if it says: any
+/// answer's `Retry-After`; a 429's `X-RateLimit-Reset`. (A 503 without `Retry-After` is a failure,
+/// not a request to wait: a reset time alone does not make it one.)
+pub fn asked_wait(status: StatusCode, headers: &HeaderMap, now: OffsetDateTime) -> Option<u64> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(secs) = text(RETRY_AFTER.as_str()).and_then(|v| v.parse::<u64>().ok()) {
         return Some(secs.min(MAX_WAIT_SECS));
+    }
+    if status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
     }
     text("x-ratelimit-reset").and_then(|reset| wait_until(reset, now))
 }
@@ -83,13 +89,19 @@ mod tests {
     #[test]
     fn retry_after_wins_and_is_capped() {
         let both = headers(&[("retry-after", " 12 "), ("x-ratelimit-reset", "2026-12-01T23:16:00Z")]);
-        assert_eq!(asked_wait(&both, NOW), Some(12));
-        assert_eq!(asked_wait(&headers(&[("retry-after", "999999999")]), NOW), Some(MAX_WAIT_SECS));
+        assert_eq!(asked_wait(StatusCode::TOO_MANY_REQUESTS, &both, NOW), Some(12));
+        assert_eq!(
+            asked_wait(StatusCode::SERVICE_UNAVAILABLE, &headers(&[("retry-after", "999999999")]), NOW),
+            Some(MAX_WAIT_SECS)
+        );
     }
 
     #[test]
     fn without_retry_after_the_wait_runs_to_the_reset() {
-        let wait = |reset: &str| asked_wait(&headers(&[("x-ratelimit-reset", reset)]), NOW);
+        let wait =
+            |reset: &str| asked_wait(StatusCode::TOO_MANY_REQUESTS, &headers(&[("x-ratelimit-reset", reset)]), NOW);
+        let only_reset = headers(&[("x-ratelimit-reset", "2026-12-01T23:15:30Z")]);
+        assert_eq!(asked_wait(StatusCode::SERVICE_UNAVAILABLE, &only_reset, NOW), None, "a 503 is no 429");
         assert_eq!(wait("2026-12-01T23:15:30Z"), Some(30), "29.75 s, rounded up");
         assert_eq!(wait("2026-12-01T23:16Z"), Some(60), "minutes only, as Atlassian has sent it");
         assert_eq!(wait("2026-12-02T00:15:30+01:00"), Some(30), "any offset");
@@ -103,9 +115,9 @@ mod tests {
     fn junk_is_no_wait_and_no_panic() {
         for junk in ["", "soon", "2026-13-45T99:99:99Z", "-5", "2026-12-01 23:15:30", "12.5"] {
             let h = headers(&[("retry-after", junk), ("x-ratelimit-reset", junk)]);
-            assert_eq!(asked_wait(&h, NOW), None, "{junk:?}");
+            assert_eq!(asked_wait(StatusCode::TOO_MANY_REQUESTS, &h, NOW), None, "{junk:?}");
         }
-        assert_eq!(asked_wait(&HeaderMap::new(), NOW), None);
+        assert_eq!(asked_wait(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), NOW), None);
     }
 
     #[test]

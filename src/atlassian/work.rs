@@ -255,7 +255,7 @@ impl Atlassian {
         }
         let headers = response.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).map(str::to_owned);
-        let retry_after = super::limits::asked_wait(headers, time::OffsetDateTime::now_utc());
+        let retry_after = super::limits::asked_wait(status, headers, time::OffsetDateTime::now_utc());
         let per_issue = header("ratelimit-reason").is_some_and(|r| r.contains("per-issue-on-write"));
         let scope_header = header("x-failure-category").is_some_and(|v| v == "FAILURE_CLIENT_SCOPE_CHECK");
         let text = response.text().await.unwrap_or_default();

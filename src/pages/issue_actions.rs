@@ -106,6 +106,18 @@ struct Action {
     what: &'static str,
 }
 
+/// Which scopes the grant lacks for `action`. When the grant seems to hold them all and Atlassian
+/// still said "scope does not match", the scopes the feature's endpoints accept.
+fn missing(action: Action, granted: &[String]) -> String {
+    let lacking = action.feature.lacking(granted);
+    if lacking.is_empty() {
+        let needs: Vec<String> = action.feature.needs().iter().map(ToString::to_string).collect();
+        format!("Atlassian wants {}", needs.join("; "))
+    } else {
+        format!("{} is missing", lacking.join(" "))
+    }
+}
+
 /// How the page explains a refusal of `action`; `granted` are the grant's scopes.
 fn explain(refusal: &WriteRefusal, action: Action, granted: &[String], draft: String) -> Failure {
     let what = action.what;
@@ -122,10 +134,7 @@ fn explain(refusal: &WriteRefusal, action: Action, granted: &[String], draft: St
         ),
         WriteRefusal::ScopeMissing => (
             StatusCode::FORBIDDEN,
-            format!(
-                "{what}: Atlassian has not given threelo permission for this ({} is missing).",
-                action.feature.lacking(granted).join(" ")
-            ),
+            format!("{what}: Atlassian has not given threelo permission for this ({}).", missing(action, granted)),
             "Nothing was changed. Allow it with the button on this page, or ask the people who run threelo to add the permission.".to_owned(),
         ),
         WriteRefusal::Forbidden => (
@@ -212,7 +221,7 @@ where
             let failure = Failure {
                 status: StatusCode::CONFLICT,
                 what: format!(
-                    "{what}: the page was open for more than {} hours, so its form has expired.",
+                    "{what}: the page was open for more than {} hours (or from before threelo was updated), so its form has expired.",
                     FORM_LIFE.as_secs() / 3600
                 ),
                 then: "Nothing was changed. Check the issue below (it may have changed meanwhile) and send it again."
@@ -336,6 +345,17 @@ mod tests {
             {"type": "paragraph", "content": [{"type": "text", "text": "New paragraph"}]},
         ]});
         assert_eq!(doc, expected);
+    }
+
+    #[test]
+    fn a_scope_refusal_names_what_is_missing_or_what_atlassian_accepts() {
+        let comment = Action { feature: Feature::Comment, what: "Your comment was not posted" };
+        let none: Vec<String> = vec!["read:jira-work".to_owned()];
+        assert_eq!(missing(comment, &none), "write:jira-work is missing");
+        // Held, yet refused: name the scopes Atlassian accepts, never "( is missing)".
+        let all: Vec<String> = vec!["read:jira-work".to_owned(), "write:jira-work".to_owned()];
+        let said = missing(comment, &all);
+        assert!(said.starts_with("Atlassian wants write:jira-work"), "{said}");
     }
 
     #[test]

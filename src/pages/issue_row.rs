@@ -39,11 +39,11 @@ impl<'a> IssueRow<'a> {
             href: urls.issue(cloud_id, &issue.key),
             key: issue.key,
             kind: fields.issuetype.map(|t| t.name).unwrap_or_default(),
-            summary: fields.summary.unwrap_or(Cow::Borrowed("(no summary)")),
+            summary: fields.summary.map_or(Cow::Borrowed("(no summary)"), |t| t.0),
             status,
             status_class,
             priority: fields.priority.map(|p| p.name).unwrap_or_default(),
-            updated: date_and_time(fields.updated.unwrap_or_default()),
+            updated: date_and_time(fields.updated.map(|t| t.0).unwrap_or_default()),
         }
     }
 }

@@ -35,7 +35,7 @@ use crate::client_addr::client_ip;
 use crate::clock::unix_now;
 use crate::config::{Cidr, SessionSettings, Settings};
 use crate::error::AppError;
-use crate::tokens::{TokenError, TokenRecord, TokenStore};
+use crate::tokens::{TokenError, TokenRecord, TokenStore, Unusable};
 use state::{Liveness, SessionState};
 
 /// The session cookie's name: `__Host-threelo` over https at the root (the browser then refuses
@@ -84,7 +84,8 @@ impl Sessions {
         };
         let (id, account_id) = (data.token_record, data.user.account_id.as_str());
         let record = match state.prefetched_token(id) {
-            Some(sealed) => self.tokens.open(id, account_id, &sealed),
+            Some(Some(sealed)) => self.tokens.open(id, account_id, &sealed),
+            Some(None) => Err(TokenError::Unusable(Unusable::Missing)),
             None => self.tokens.load(id, account_id).await,
         };
         match record {

@@ -17,11 +17,12 @@ pub(super) const SIGNED_IN: &str = "signed_in";
 /// `store.rs`): handed on in the state for this request only, removed before any write.
 pub(super) const PREFETCHED_TOKEN: &str = "prefetched_token_record";
 
-/// A token record as stored, read along with the session whose key names it.
+/// A token record as stored (`None`: there is none), read along with the session whose key
+/// names it.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Prefetched {
     pub record: Uuid,
-    pub sealed: String,
+    pub sealed: Option<String>,
 }
 /// `last_seen` is written at most this often, so reading pages does not write the session.
 const LAST_SEEN_GRANULARITY: i64 = 60;
@@ -104,8 +105,9 @@ impl SessionState<'_> {
         Ok(Liveness::Live { data: signed_in, touched })
     }
 
-    /// Token record `record` as stored, if the store read it along with the session.
-    pub fn prefetched_token(&self, record: Uuid) -> Option<String> {
+    /// Token record `record` as stored, if the store read it along with the session (`Some(None)`:
+    /// it read that there is none).
+    pub fn prefetched_token(&self, record: Uuid) -> Option<Option<String>> {
         let prefetched = self.0.get::<Prefetched>(PREFETCHED_TOKEN).ok().flatten()?;
         (prefetched.record == record).then_some(prefetched.sealed)
     }

@@ -119,9 +119,9 @@ impl SessionStore for KvSessionStore {
         let Some(json) = stored else { return Ok(None) };
         match serde_json::from_str::<State>(&json) {
             Ok(mut state) => {
-                if let (Some(record), Some(sealed)) = (record_of(session_key.as_ref()), token) {
+                if let Some(record) = record_of(session_key.as_ref()) {
                     // JSON, as actix-session keeps every value.
-                    let value = serde_json::to_string(&Prefetched { record, sealed })
+                    let value = serde_json::to_string(&Prefetched { record, sealed: token })
                         .map_err(|err| LoadError::Deserialization(err.into()))?;
                     state.insert(PREFETCHED_TOKEN.to_owned(), value);
                 }
