@@ -32,7 +32,7 @@ const RECHECK_AFTER_SECS: i64 = 30;
 /// a longer one answers the "slow down" page at once.
 const WAIT_IN_PAGE_SECS: u64 = 2;
 /// Assumed when a 429 carries no usable `Retry-After`.
-const DEFAULT_WAIT_SECS: u64 = 30;
+pub const DEFAULT_WAIT_SECS: u64 = 30;
 
 pub use crate::metrics::Product;
 
@@ -127,6 +127,14 @@ impl OnBehalf {
 
     /// The account's waits for this request, read once (concurrent callers share the read). If
     /// Redis cannot say, this process's own memory still holds.
+    /// Remembers that Atlassian asked to wait `secs` for `target` (a write's 429, which `call`
+    /// hands back as the write's outcome), for every request and instance, as `call` does.
+    pub async fn note_wait(&self, target: Target<'_>, secs: u64) {
+        let account_id = self.session_data().user.account_id;
+        let waits = self.waits(&account_id).await;
+        self.rate_limits.note(&account_id, target, secs, waits).await;
+    }
+
     async fn waits(&self, account_id: &str) -> &Mutex<Waits> {
         self.waits
             .get_or_init(|| async {

@@ -279,6 +279,45 @@ async fn post_comment(app: &TestApp, text: &str) -> reqwest::Response {
 }
 
 #[tokio::test]
+async fn a_sites_429_on_a_write_is_remembered_and_a_write_during_the_wait_keeps_the_typed_text() {
+    let app = signed_in_with_all_scopes().await;
+    let prefix = format!("/ex/jira/{}/rest/api/3/issue/{SHOWCASE_ISSUE}/comment", site(ACME_SITE));
+    // The site's burst limit (not the issue's): Atlassian asks the whole app to wait 60 s.
+    // Two forms, loaded while the site still answers.
+    let path = issue_path(SHOWCASE_ISSUE);
+    let action = format!("{path}/comments");
+    let forms: Vec<(String, String)> = {
+        let mut forms = Vec::new();
+        for _ in 0..2 {
+            let page = app.page(&path).await;
+            forms.push((form_field(&page, &action, "csrf"), form_field(&page, &action, "nonce")));
+        }
+        forms
+    };
+    let send = |(csrf, nonce): &(String, String), body: &str| {
+        let form = [("csrf", csrf.clone()), ("nonce", nonce.clone()), ("body", body.to_owned())];
+        app.client.post(app.url(&action)).form(&form).send()
+    };
+    app.emulator.inject_on("POST", &prefix, Fault { status: 429, retry_after: Some(60) }, 1);
+    let first = send(&forms[0], "First try").await.unwrap();
+    assert_eq!(first.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(first.text().await.unwrap().contains(">First try</textarea>"));
+    let sent = writes(&app, "POST", "/comment").len();
+    let reads = app.emulator.count("/ex/jira");
+    // Remembered: the next write makes no call at all, and the page still holds the text even
+    // though the issue cannot be loaded during the wait.
+    let second = send(&forms[1], "Second try").await.unwrap();
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = second.text().await.unwrap();
+    assert!(page.contains("Atlassian asked threelo to slow down"), "{page}");
+    assert!(page.contains(">Second try</textarea>"), "the text is kept: {page}");
+    assert_eq!(writes(&app, "POST", "/comment").len(), sent, "no write was sent during the wait");
+    assert_eq!(app.emulator.count("/ex/jira"), reads, "nor any read of the site");
+    let issue = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(issue.status(), StatusCode::SERVICE_UNAVAILABLE, "pages wait too");
+}
+
+#[tokio::test]
 async fn after_jiras_per_issue_write_limit_the_page_explains_and_keeps_the_typed_comment() {
     let app = signed_in_with_all_scopes().await;
     app.emulator.limit_writes(SHOWCASE_ISSUE, 1, 7);

@@ -106,6 +106,17 @@ struct IssuePage<'a> {
     draft: String,
 }
 
+/// A write's failure when the issue itself could not be loaded: what happened, the typed text.
+#[derive(Template)]
+#[template(path = "write_failed.html")]
+struct WriteFailed<'a> {
+    urls: &'a Urls,
+    chrome: Chrome,
+    site: Site,
+    key: &'a str,
+    failure: Failure,
+}
+
 /// The issue page; `failure` explains a write that did not go through (status, message, draft).
 pub async fn render(
     user: &OnBehalf,
@@ -123,6 +134,14 @@ pub async fn render(
             // Or the site is gone: its list is read again on a later page (at most once).
             user.recheck_sites()?;
             return Err(AppError::NotVisible);
+        }
+        // A write's failure is shown, with the text as typed, even when the issue cannot be
+        // loaded just now (the same 429 wait, say).
+        Err(err) if failure.is_some() && !matches!(err, AppError::GrantEnded(_)) => {
+            tracing::info!(error = %err, "the issue could not be loaded to show a write's failure");
+            let failure = failure.ok_or(err)?;
+            let chrome = Chrome::for_user(user, Some(id));
+            return html_status(failure.status, WriteFailed { urls, chrome, site, key: key_text, failure });
         }
         other => other?,
     };

@@ -22,7 +22,7 @@ use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{CloudId, IssueKey};
 use crate::nonce::{Claim, FORM_LIFE, Nonces, WRITES};
-use crate::on_behalf::{OnBehalf, Product};
+use crate::on_behalf::{DEFAULT_WAIT_SECS, OnBehalf, Product};
 use crate::pages::grant::{Access, access};
 use crate::pages::issue::{Failure, is_transition_id, render};
 use crate::rate_limits::Target as Budget;
@@ -234,6 +234,17 @@ where
     let jira = Budget { product: Product::Jira, site: t.cloud_id.as_str() };
     let outcome = match t.user.call(jira, write).await {
         Ok(outcome) => outcome,
+        // Atlassian asked to wait already (this or another request, any instance): nothing sent.
+        Err(AppError::RateLimited(secs)) => {
+            let _ = nonces.release(&account_id, &nonce).await;
+            let failure = explain(
+                &WriteRefusal::RateLimited { retry_after: Some(secs), per_issue: false },
+                action,
+                &granted,
+                draft,
+            );
+            return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+        }
         Err(err) => {
             // The write was never made (the refresh before it, or the only try, failed).
             let _ = nonces.release(&account_id, &nonce).await;
@@ -244,6 +255,10 @@ where
         Ok(()) => Ok(urls.see_other(&back)),
         Err(refusal) => {
             tracing::info!(account = %account_id, error = %refusal, "a write to Jira did not go through");
+            if let WriteRefusal::RateLimited { retry_after, per_issue: false } = refusal {
+                // The site's limit, not one issue's: every page and instance waits too.
+                t.user.note_wait(jira, retry_after.unwrap_or(DEFAULT_WAIT_SECS)).await;
+            }
             if refusal.nothing_changed() {
                 nonces.release(&account_id, &nonce).await?;
             }
