@@ -72,7 +72,14 @@ impl Urls {
     }
 
     pub fn issue(&self, cloud_id: &str, key: &str) -> String {
-        self.path(&format!("/sites/{cloud_id}/jira/issues/{key}"))
+        let mut url = self.issue_base(cloud_id);
+        url.push_str(key);
+        url
+    }
+
+    /// An issue's URL without its key (ends in `/`), for a list that links fifty of them.
+    pub fn issue_base(&self, cloud_id: &str) -> String {
+        self.path(&format!("/sites/{cloud_id}/jira/issues/"))
     }
 
     pub fn spaces(&self, cloud_id: &str) -> String {

@@ -77,7 +77,10 @@ async fn dashboard(user: OnBehalf, urls: &Urls) -> Result<HttpResponse, AppError
         let section = match found {
             Ok(page) => SiteIssues {
                 more: page.next_page_token.is_some(),
-                issues: page.issues.into_iter().map(|i| IssueRow::new(i, urls, &site.id)).collect(),
+                issues: {
+                    let base = urls.issue_base(&site.id);
+                    page.issues.into_iter().map(|i| IssueRow::new(i, &base)).collect()
+                },
                 notice: None,
                 site,
             },

@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 
 use crate::atlassian::IssueSummary;
-use crate::urls::Urls;
 
 /// A row of an issue table, its text taken from Jira's answer (borrowed where the answer needed
 /// no unescaping); every field is plain text, escaped by the template.
@@ -22,8 +21,8 @@ pub struct IssueRow<'a> {
 }
 
 impl<'a> IssueRow<'a> {
-    /// A row for `issue` on site `cloud_id`.
-    pub fn new(issue: IssueSummary<'a>, urls: &Urls, cloud_id: &str) -> IssueRow<'a> {
+    /// A row for `issue`; `issue_base` is its site's [`crate::urls::Urls::issue_base`].
+    pub fn new(issue: IssueSummary<'a>, issue_base: &str) -> IssueRow<'a> {
         let fields = issue.fields.unwrap_or_default();
         let (status, category) = match fields.status {
             Some(status) => (status.name, status.category.map(|c| c.key)),
@@ -36,7 +35,7 @@ impl<'a> IssueRow<'a> {
             _ => "unknown",
         };
         IssueRow {
-            href: urls.issue(cloud_id, &issue.key),
+            href: [issue_base, &issue.key].concat(),
             key: issue.key,
             kind: fields.issuetype.map(|t| t.name).unwrap_or_default(),
             summary: fields.summary.map_or(Cow::Borrowed("(no summary)"), |t| t.0),

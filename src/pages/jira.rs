@@ -41,7 +41,10 @@ impl<'a> IssuesPage<'a> {
         IssuesPage {
             urls,
             chrome,
-            issues: found.issues.into_iter().map(|i| IssueRow::new(i, urls, &site.id)).collect(),
+            issues: {
+                let base = urls.issue_base(&site.id);
+                found.issues.into_iter().map(|i| IssueRow::new(i, &base)).collect()
+            },
             first_href: page.is_some().then(|| urls.issues(&site.id)),
             site,
             next_href,

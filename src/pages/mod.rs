@@ -74,12 +74,17 @@ pub fn html(page: impl Template) -> Result<HttpResponse, AppError> {
 
 /// [`html`] with another status (a page that explains a failure and keeps what was typed).
 pub fn html_status(status: actix_web::http::StatusCode, page: impl Template) -> Result<HttpResponse, AppError> {
-    let body = page.render().map_err(|err| AppError::Internal(err.into()))?;
+    // Room for a list page at once (an issue list is about 26 KB): no copying as it grows.
+    let mut body = String::with_capacity(PAGE_CAPACITY);
+    page.render_into(&mut body).map_err(|err| AppError::Internal(err.into()))?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body))
 }
+
+/// What a page's output buffer starts with.
+const PAGE_CAPACITY: usize = 32 * 1024;
 
 /// `2026-11-23 11:08 UTC` from Unix seconds.
 pub fn format_time(unix: i64) -> String {

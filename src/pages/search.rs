@@ -246,7 +246,8 @@ pub async fn search(
                     .as_deref()
                     .and_then(PageToken::parse)
                     .map(|next| urls.search_more(text.as_str(), &id, Some(next.as_str()), None));
-                section.issues = found.issues.into_iter().map(|i| IssueRow::new(i, &urls, &id)).collect();
+                let base = urls.issue_base(&id);
+                section.issues = found.issues.into_iter().map(|i| IssueRow::new(i, &base)).collect();
             }
             Some(Err(message)) => section.issues_notice = Some(message),
         }
