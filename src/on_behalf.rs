@@ -18,7 +18,7 @@ use crate::atlassian::{ApiError, Atlassian, Site, watching_near_limit};
 use crate::clock::unix_now;
 use crate::error::AppError;
 use crate::ids::CloudId;
-use crate::rate_limits::{MAX_WAIT_SECS, RateLimits, Target, Waits};
+use crate::rate_limits::{DEFAULT_WAIT_SECS, MAX_WAIT_SECS, RateLimits, Target, Waits};
 use crate::session::{SessionData, Sessions, SignedIn};
 use crate::tokens::{RefreshError, Refresher, TokenRecord};
 
@@ -31,8 +31,6 @@ const RECHECK_AFTER_SECS: i64 = 30;
 /// A 429 asking to wait at most this long is waited out once in the page (the page's one retry);
 /// a longer one answers the "slow down" page at once.
 const WAIT_IN_PAGE_SECS: u64 = 2;
-/// Assumed when a 429 carries no usable `Retry-After`.
-pub const DEFAULT_WAIT_SECS: u64 = 30;
 
 pub use crate::metrics::Product;
 
@@ -241,7 +239,9 @@ impl OnBehalf {
             ApiError::ScopeMismatch(scope) => AppError::ScopeMissing(scope),
             ApiError::Forbidden => AppError::Forbidden,
             ApiError::NotFound => AppError::NotFound,
-            ApiError::RateLimited { retry_after } => AppError::RateLimited(retry_after.unwrap_or(30).clamp(1, 3600)),
+            ApiError::RateLimited { retry_after } => {
+                AppError::RateLimited(retry_after.unwrap_or(DEFAULT_WAIT_SECS).clamp(1, MAX_WAIT_SECS))
+            }
             other @ (ApiError::Upstream(_) | ApiError::Timeout | ApiError::Transport(_) | ApiError::Decode(_)) => {
                 AppError::UpstreamFailed(other.into())
             }

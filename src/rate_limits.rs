@@ -19,6 +19,8 @@ use crate::store::{KEY_PREFIX, Kv, StoreError};
 /// The longest wait honoured: a `Retry-After` beyond it is capped (an hour is Atlassian's quota
 /// window).
 pub const MAX_WAIT_SECS: u64 = 3600;
+/// Assumed when a 429 says nothing usable about how long to wait.
+pub const DEFAULT_WAIT_SECS: u64 = 30;
 /// Waits this process remembers at most (each a few dozen bytes); beyond it Redis alone knows.
 const MAX_LOCAL: usize = 10_000;
 /// An account's hash, once read, is trusted this long before it is read again.

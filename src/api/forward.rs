@@ -159,7 +159,7 @@ impl Answer {
         };
         let retry_after = crate::atlassian::asked_wait(status, headers, time::OffsetDateTime::now_utc());
         let secs = match (self.status(), retry_after) {
-            (429, after) => after.unwrap_or(30),
+            (429, after) => after.unwrap_or(crate::rate_limits::DEFAULT_WAIT_SECS),
             (503, Some(after)) => after,
             _ => return None,
         };

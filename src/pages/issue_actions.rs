@@ -22,10 +22,10 @@ use crate::config::Settings;
 use crate::error::AppError;
 use crate::ids::{CloudId, IssueKey};
 use crate::nonce::{Claim, FORM_LIFE, Nonces, WRITES};
-use crate::on_behalf::{DEFAULT_WAIT_SECS, OnBehalf, Product};
+use crate::on_behalf::{OnBehalf, Product};
 use crate::pages::grant::{Access, access};
 use crate::pages::issue::{Failure, is_transition_id, render};
-use crate::rate_limits::Target as Budget;
+use crate::rate_limits::{DEFAULT_WAIT_SECS, Target};
 use crate::scopes::Feature;
 use crate::session::CsrfForm;
 use crate::store::Kv;
@@ -98,6 +98,13 @@ async fn target(
     Ok(Subject { user, site, cloud_id, key })
 }
 
+impl Subject {
+    /// The issue page again, explaining `failure` (with the text as typed).
+    async fn show(&self, urls: &Urls, settings: &Settings, failure: Failure) -> Result<HttpResponse, AppError> {
+        render(&self.user, urls, settings, self.site.clone(), &self.cloud_id, &self.key, Some(failure)).await
+    }
+}
+
 /// One kind of write: the feature it belongs to, and the words for its failure ("Your comment was
 /// not posted", …).
 #[derive(Clone, Copy)]
@@ -125,12 +132,12 @@ fn explain(refusal: &WriteRefusal, action: Action, granted: &[String], draft: St
         WriteRefusal::RateLimited { retry_after, per_issue: true } => (
             StatusCode::TOO_MANY_REQUESTS,
             format!("{what}: Jira limits how often one issue can be changed, and this issue has just had many changes."),
-            format!("Nothing was changed. Wait {} seconds, then send it again.", retry_after.unwrap_or(30)),
+            format!("Nothing was changed. Wait {} seconds, then send it again.", retry_after.unwrap_or(DEFAULT_WAIT_SECS)),
         ),
         WriteRefusal::RateLimited { retry_after, per_issue: false } => (
             StatusCode::TOO_MANY_REQUESTS,
             format!("{what}: Atlassian asked threelo to slow down."),
-            format!("Nothing was changed. Wait {} seconds, then send it again.", retry_after.unwrap_or(30)),
+            format!("Nothing was changed. Wait {} seconds, then send it again.", retry_after.unwrap_or(DEFAULT_WAIT_SECS)),
         ),
         WriteRefusal::ScopeMissing => (
             StatusCode::FORBIDDEN,
@@ -175,7 +182,7 @@ fn explain(refusal: &WriteRefusal, action: Action, granted: &[String], draft: St
 /// when the nonce was used before; the issue page explaining a refusal otherwise.
 #[allow(clippy::too_many_arguments)]
 async fn write_once<F, Fut>(
-    t: Subject,
+    t: &Subject,
     nonce: Option<String>,
     action: Action,
     draft: String,
@@ -192,7 +199,7 @@ where
     let granted = t.user.granted_scopes();
     if access(&settings.scopes, &granted, action.feature) != Access::Granted {
         let failure = explain(&WriteRefusal::ScopeMissing, action, &granted, draft);
-        return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+        return t.show(urls, settings, failure).await;
     }
     let nonce = nonce.ok_or(AppError::BadRequest("the form has no nonce"))?;
     let nonces = Nonces::new(kv);
@@ -209,7 +216,7 @@ where
             then: format!("Nothing was changed. Wait {wait} seconds, then send it again."),
             draft,
         };
-        return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+        return t.show(urls, settings, failure).await;
     }
     match nonces.claim(&account_id, &nonce, now).await? {
         Claim::First => {}
@@ -228,10 +235,10 @@ where
                     .to_owned(),
                 draft,
             };
-            return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+            return t.show(urls, settings, failure).await;
         }
     }
-    let jira = Budget { product: Product::Jira, site: t.cloud_id.as_str() };
+    let jira = Target { product: Product::Jira, site: t.cloud_id.as_str() };
     let outcome = match t.user.call(jira, write).await {
         Ok(outcome) => outcome,
         // Atlassian asked to wait already (this or another request, any instance): nothing sent.
@@ -243,7 +250,7 @@ where
                 &granted,
                 draft,
             );
-            return render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+            return t.show(urls, settings, failure).await;
         }
         Err(err) => {
             // The write was never made (the refresh before it, or the only try, failed).
@@ -263,7 +270,7 @@ where
                 nonces.release(&account_id, &nonce).await?;
             }
             let failure = explain(&refusal, action, &granted, draft);
-            render(&t.user, urls, settings, t.site, &t.cloud_id, &t.key, Some(failure)).await
+            t.show(urls, settings, failure).await
         }
     }
 }
@@ -290,15 +297,14 @@ pub async fn add_comment(
     };
     if draft.chars().count() > MAX_COMMENT_CHARS {
         let failure = refuse(&format!("it is longer than {MAX_COMMENT_CHARS} characters; shorten it."));
-        return render(&t.user, &urls, &settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+        return t.show(&urls, &settings, failure).await;
     }
     let Some(adf) = text_to_adf(&draft) else {
         let failure = refuse("it is empty; write something first.");
-        return render(&t.user, &urls, &settings, t.site, &t.cloud_id, &t.key, Some(failure)).await;
+        return t.show(&urls, &settings, failure).await;
     };
-    let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
-    let (cloud_id, key, adf) = (&cloud_id, &key, &adf);
-    write_once(t, form.nonce, action, draft.clone(), &kv, &settings, &urls, |api, token| async move {
+    let (cloud_id, key, adf) = (t.cloud_id.as_str(), t.key.as_str(), &adf);
+    write_once(&t, form.nonce, action, draft.clone(), &kv, &settings, &urls, |api, token| async move {
         api.add_comment(&token, cloud_id, key, adf).await
     })
     .await
@@ -317,10 +323,9 @@ pub async fn transition(
     let t = target(&req, signed_in, path.into_inner()).await?;
     let id =
         form.transition.filter(|id| is_transition_id(id)).ok_or(AppError::BadRequest("no transition was named"))?;
-    let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
-    let (cloud_id, key, id) = (&cloud_id, &key, &id);
+    let (cloud_id, key, id) = (t.cloud_id.as_str(), t.key.as_str(), id.as_str());
     let action = Action { feature: Feature::Transition, what: "The issue was not moved" };
-    write_once(t, form.nonce, action, String::new(), &kv, &settings, &urls, |api, token| async move {
+    write_once(&t, form.nonce, action, String::new(), &kv, &settings, &urls, |api, token| async move {
         api.transition(&token, cloud_id, key, id).await
     })
     .await
@@ -338,10 +343,9 @@ pub async fn assign_to_me(
     let CsrfForm { signed_in, form } = posted;
     let account_id = signed_in.account_id().to_owned();
     let t = target(&req, signed_in, path.into_inner()).await?;
-    let (cloud_id, key) = (t.cloud_id.as_str().to_owned(), t.key.as_str().to_owned());
-    let (cloud_id, key, account_id) = (&cloud_id, &key, &account_id);
+    let (cloud_id, key, account_id) = (t.cloud_id.as_str(), t.key.as_str(), account_id.as_str());
     let action = Action { feature: Feature::Assign, what: "The issue was not assigned to you" };
-    write_once(t, form.nonce, action, String::new(), &kv, &settings, &urls, |api, token| async move {
+    write_once(&t, form.nonce, action, String::new(), &kv, &settings, &urls, |api, token| async move {
         api.assign(&token, cloud_id, key, account_id).await
     })
     .await
