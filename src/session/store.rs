@@ -6,7 +6,7 @@
 //! everywhere", the cap on sessions per account) deletes its stored state too, without an index
 //! of session keys. The key stays unguessable without the session secret, and the cookie carries
 //! it encrypted. Because the key names the record, loading a session reads its sealed token
-//! record in the same round trip ([`Kv::get_both`]) and hands it on in the state
+//! record in the same round trip ([`tokens::read_with`]) and hands it on in the state
 //! ([`PREFETCHED_TOKEN`], never stored), so a page costs one round trip to Redis, not two.
 //!
 //! Stored as actix-session's own Redis store stores them: the state as JSON under
@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::sign_ins::PENDING_TTL;
 use super::state::{PREFETCHED_TOKEN, Prefetched, SIGNED_IN, SessionData, state_is_signed_in};
 use crate::store::{KEY_PREFIX, Kv, REDIS_DEADLINE, StoreError};
-use crate::tokens::TokenStore;
+use crate::tokens;
 
 type State = HashMap<String, String>;
 
@@ -112,7 +112,7 @@ impl SessionStore for KvSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let name = session_key_name(session_key.as_ref());
         let (stored, token) = match record_of(session_key.as_ref()) {
-            Some(record) => within(self.kv.get_both(&name, &TokenStore::key(record))).await,
+            Some(record) => within(tokens::read_with(&self.kv, &name, record)).await,
             None => within(self.kv.get(&name)).await.map(|stored| (stored, None)),
         }
         .map_err(|err| LoadError::Other(err.into()))?;

@@ -115,6 +115,20 @@ struct Cached {
 /// Ids of connections, unique in the process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A Cluster client seeded with every node of the URL, each call within the Redis deadline;
+/// `retries` for MOVED/ASK and CLUSTERDOWN (none for check-config, which reports at once).
+fn cluster_client(nodes: &Nodes, retries: u32) -> Result<ClusterClient, RedisError> {
+    let seeds: Vec<String> =
+        nodes.hosts.iter().map(|h| nodes.node_url(h, 0, true).expose_secret().to_owned()).collect();
+    ClusterClient::builder(seeds)
+        .connection_timeout(REDIS_DEADLINE / 2)
+        .response_timeout(REDIS_DEADLINE / 2)
+        .retries(retries)
+        .min_retry_wait(50)
+        .max_retry_wait(300)
+        .build()
+}
+
 /// A Redis client for `url`. Connects lazily: a Redis that is down at start-up is reported by
 /// `/readyz` and by pages, and picked up by itself once it answers.
 pub fn redis_pool(url: &RedisUrl) -> Result<RedisPool, StoreError> {
@@ -123,20 +137,8 @@ pub fn redis_pool(url: &RedisUrl) -> Result<RedisPool, StoreError> {
         RedisTopology::Sentinel(nodes, target) => {
             Target::Sentinel { nodes, target, master: Mutex::new(None), asking: tokio::sync::Mutex::new(()) }
         }
-        RedisTopology::Cluster(nodes) => {
-            let seeds: Vec<String> =
-                nodes.hosts.iter().map(|h| nodes.node_url(h, 0, true).expose_secret().to_owned()).collect();
-            let client = ClusterClient::builder(seeds)
-                .connection_timeout(REDIS_DEADLINE / 2)
-                .response_timeout(REDIS_DEADLINE / 2)
-                // MOVED/ASK and a failover's brief CLUSTERDOWN are retried inside the deadline.
-                .retries(3)
-                .min_retry_wait(50)
-                .max_retry_wait(300)
-                .build()
-                .map_err(StoreError::Url)?;
-            Target::Cluster(client)
-        }
+        // MOVED/ASK and a failover's brief CLUSTERDOWN are retried inside the deadline.
+        RedisTopology::Cluster(nodes) => Target::Cluster(cluster_client(&nodes, 3).map_err(StoreError::Url)?),
     };
     // Redis's own timeouts are the deadline's backstop; `run` enforces the deadline itself.
     let config =
@@ -383,14 +385,7 @@ pub async fn check(url: &RedisUrl) -> Result<String, (bool, String)> {
                 }
             },
             RedisTopology::Cluster(nodes) => {
-                let seeds: Vec<String> =
-                    nodes.hosts.iter().map(|h| nodes.node_url(h, 0, true).expose_secret().to_owned()).collect();
-                let client = ClusterClient::builder(seeds)
-                    .connection_timeout(REDIS_DEADLINE / 2)
-                    .response_timeout(REDIS_DEADLINE / 2)
-                    .retries(0)
-                    .build()
-                    .map_err(|err| (true, err.to_string()))?;
+                let client = cluster_client(&nodes, 0).map_err(|err| (true, err.to_string()))?;
                 let mut connection =
                     client.get_async_connection().await.map_err(|err| cluster_problem(&nodes, &err))?;
                 let nodes_line: String = redis::cmd("CLUSTER")

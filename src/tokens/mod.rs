@@ -185,5 +185,13 @@ impl TokenStore {
     }
 }
 
+/// Reads `other` and the stored form of token record `id` together, in one round trip (see
+/// [`Kv::get_both`]): the session store reads a session with its record so. The record comes
+/// back as stored, for [`TokenStore::open`]; this module stays the only one that knows where
+/// records live.
+pub async fn read_with(kv: &Kv, other: &str, id: Uuid) -> Result<(Option<String>, Option<String>), StoreError> {
+    kv.get_both(other, &TokenStore::key(id)).await
+}
+
 #[cfg(test)]
 mod tests;
